@@ -1,0 +1,61 @@
+# hardy-hpc: thin wrapper over CMake/ctest. `make demo` and `make test` work on a fresh
+# Debian/Ubuntu machine: they install missing packages first (as root; otherwise they print
+# the apt-get command to run), then configure, build and run.
+
+BUILD      ?= build
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_ARGS ?=
+RANKS      ?= 2
+PYTHON     ?= /usr/bin/python3
+
+# Debian packages the build, tests and benchmarks need.
+DEB_BUILD  = cmake make gcc pkg-config openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools \
+             libopenblas-openmp-dev libscalapack-openmpi-dev libinih-dev libcjson-dev
+DEB_TEST   = python3-numpy python3-h5py
+DEB_BENCH  = python3-torch python3-faiss
+
+export OMPI_ALLOW_RUN_AS_ROOT = 1
+export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM = 1
+MPIRUN = mpirun --oversubscribe --bind-to none
+
+.PHONY: all deps deps-bench configure build demo test test-asan bench clean help
+
+all: build
+
+help:
+	@echo "make demo   - install missing packages, build, run the demo job"
+	@echo "make test   - install missing packages, build, run every test (ctest)"
+	@echo "make bench  - benchmarks (also installs python3-torch, python3-faiss)"
+	@echo "make test-asan - unit tests under AddressSanitizer + UBSan"
+
+deps:
+	@sh tools/install-deps.sh $(DEB_BUILD) $(DEB_TEST)
+
+deps-bench:
+	@sh tools/install-deps.sh $(DEB_BUILD) $(DEB_TEST) $(DEB_BENCH)
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
+
+configure: $(BUILD)/CMakeCache.txt
+
+build: deps configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	sh tools/demo.sh $(BUILD) $(RANKS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+test-asan: deps
+	cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DHARDY_WERROR=ON \
+	  "-DHARDY_SANITIZE=address;undefined" $(CMAKE_ARGS)
+	cmake --build $(BUILD)-asan -j $(JOBS)
+	cd $(BUILD)-asan && ctest --output-on-failure -j $(JOBS) -L unit
+
+bench: deps-bench build
+	sh bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-asan

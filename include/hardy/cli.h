@@ -1,0 +1,36 @@
+/* Command-line plumbing shared by the subcommands: flag parsing helpers and the command
+ * entry points that main.c dispatches to. Each command lives in src/cmd_<name>.c, takes
+ * (argc, argv) with argv[0] = the command name, is collective over MPI_COMM_WORLD, and returns
+ * a status (0, HARDY_ERR_INPUT, HARDY_ERR_RUNTIME, or the preemption status) already agreed
+ * across ranks; rank 0 prints the error. */
+#ifndef HARDY_CLI_H
+#define HARDY_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Returned by train when it stopped on SIGTERM/SIGUSR1 after writing a checkpoint. */
+#define HARDY_STATUS_PREEMPTED (-143)
+
+int hardy_cmd_synth(int argc, char **argv);
+int hardy_cmd_inspect(int argc, char **argv);
+int hardy_cmd_train(int argc, char **argv);
+int hardy_cmd_eval(int argc, char **argv);
+int hardy_cmd_knn(int argc, char **argv);
+int hardy_cmd_hardness(int argc, char **argv);
+int hardy_cmd_bench(int argc, char **argv);
+int hardy_cmd_config(int argc, char **argv);
+
+/* Flag value parsing with errors that name the flag. */
+int hardy_cli_int64(const char *flag, const char *text, int64_t lo, int64_t hi, int64_t *out);
+int hardy_cli_double(const char *flag, const char *text, double lo, double hi, double *out);
+/* argv[i] is a flag that needs a value: return argv[i+1] or record an error and return NULL. */
+const char *hardy_cli_value(int argc, char **argv, int i);
+
+/* Report the BLAS library, its core and threads on rank 0; warn on a generic core.
+ * Local; call once at start-up of compute commands. */
+void hardy_blas_report(void);
+/* Name of the OpenBLAS core in use ("Haswell", "SkylakeX", ...), or "unknown". */
+const char *hardy_blas_core(void);
+
+#endif

@@ -1,0 +1,105 @@
+/* The hardy dataset file (HDF5, format "hardy-mer" version 1; docs/DATA_FORMAT.md): opening
+ * and validating it, choosing train/validation/test dialogues, and reading a rank's shard
+ * (whole dialogues, balanced by utterance count) with collective hyperslab reads. Global
+ * utterance ids are file rows; global dialogue ids are rows of /dialogue/offset. */
+#ifndef HARDY_DATASET_H
+#define HARDY_DATASET_H
+
+#include <mpi.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hardy/config.h"
+
+typedef enum { HARDY_TASK_CLASSIFICATION = 0, HARDY_TASK_REGRESSION = 1 } hardy_task_t;
+enum { HARDY_SPLIT_TRAIN = 0, HARDY_SPLIT_VAL = 1, HARDY_SPLIT_TEST = 2 };
+enum { HARDY_N_MOD = 3 }; /* audio, text, visual: the order of the feature groups */
+#define HARDY_MAX_CLASSES 1024
+
+/* What every rank knows about an open file: attributes and the dialogue tables (D is small). */
+typedef struct {
+  char path[HARDY_PATH_MAX];
+  int64_t n_utt;      /* N */
+  int64_t n_dialogue; /* D */
+  int dims[HARDY_N_MOD];
+  int task;        /* hardy_task_t */
+  int num_classes; /* C, or 1 for regression */
+  char **class_names; /* [C] or NULL */
+  char source[1024];
+  bool has_present;  /* /utterance/present exists */
+  bool has_planted;  /* /utterance/planted_hardness exists (synthetic data) */
+  int64_t *offset;   /* [D+1] */
+  int8_t *split;     /* [D] */
+  int32_t *fold;     /* [D] */
+  uint64_t fingerprint; /* hash of attributes, shapes and dialogue tables: identifies the data */
+} hardy_dataset_t;
+
+/* Open and validate the metadata (attributes, required datasets, ranks, types, shapes,
+ * offsets, split and fold values). Collective over comm; errors are agreed and name the file,
+ * the HDF5 path and the row. Free with hardy_dataset_close. */
+int hardy_dataset_open(hardy_dataset_t *ds, const char *path, MPI_Comm comm);
+void hardy_dataset_close(hardy_dataset_t *ds);
+
+/* Stream every row of the file (split over the ranks, chunk by chunk) and check the row rules:
+ * finite features, labels in [0, C) or finite. Collective. With policy HARDY_NONFINITE_ZERO,
+ * non-finite values are counted (not an error) and the global count returned in *n_nonfinite. */
+int hardy_dataset_validate_rows(const hardy_dataset_t *ds, MPI_Comm comm, int nonfinite_policy,
+                                int64_t *n_nonfinite);
+
+/* A sorted list of global dialogue ids. */
+typedef struct {
+  int64_t n;
+  int64_t *dialogue; /* [n] ascending */
+  int64_t n_utt;     /* utterances in these dialogues */
+} hardy_selection_t;
+
+typedef struct {
+  hardy_selection_t train, val, test;
+} hardy_splits_t;
+
+/* Train/validation/test dialogues for a fold setting (config data.fold):
+ *  HARDY_FOLD_NONE: the file's split column; fold >= 0: dialogues of that fold are the test
+ *  set, all other dialogues with a fold id train. When the result has no validation dialogues,
+ *  a seeded `val_fraction` of the training dialogues (at least one) becomes validation.
+ * Local and deterministic (same result on every rank). Errors: no training or test dialogues,
+ * an unknown fold id (the message lists the fold ids present). */
+int hardy_dataset_select(const hardy_dataset_t *ds, int fold, double val_fraction, uint64_t seed,
+                         hardy_splits_t *out);
+void hardy_splits_free(hardy_splits_t *s);
+/* The distinct fold ids present (>= 0), ascending; returns how many (<= cap). */
+int hardy_dataset_folds(const hardy_dataset_t *ds, int *folds, int cap);
+
+/* Partition a selection into `nranks` contiguous runs of dialogues with utterance counts as
+ * equal as possible (prefix sums; each part within one dialogue of the ideal). bounds[r] ..
+ * bounds[r+1] are indices into sel->dialogue. Local and deterministic. */
+void hardy_dataset_partition(const hardy_dataset_t *ds, const hardy_selection_t *sel, int nranks,
+                             int64_t *bounds /* [nranks+1] */);
+
+/* One rank's data: whole dialogues of a selection. Row i of every array is utterance utt_id[i]. */
+typedef struct {
+  int64_t n_dialogue;        /* local dialogues */
+  int64_t *dialogue_id;      /* [n_dialogue] global dialogue ids */
+  int64_t *dialogue_start;   /* [n_dialogue+1] local row offsets */
+  int64_t n_utt;             /* local utterances */
+  int64_t *utt_id;           /* [n_utt] global utterance ids (file rows) */
+  int dims[HARDY_N_MOD];
+  float *feat[HARDY_N_MOD];  /* [n_utt, dims[m]] row-major */
+  int32_t *label;            /* [n_utt] class ids (classification), else NULL */
+  float *target;             /* [n_utt] scores (regression), else NULL */
+  int32_t *speaker;          /* [n_utt] */
+  uint8_t *present;          /* [n_utt, 3]: 1 where the modality exists in the source */
+  float *planted;            /* [n_utt] planted hardness (synthetic data), else NULL */
+  int64_t total_utt;         /* over all ranks */
+  int64_t total_dialogue;    /* over all ranks */
+  int64_t first_index;       /* index in the selection of this rank's first dialogue */
+  int64_t n_nonfinite;       /* values zeroed under HARDY_NONFINITE_ZERO (global count) */
+} hardy_shard_t;
+
+/* Read this rank's shard of a selection (partitioned by hardy_dataset_partition over the ranks
+ * of comm) with collective hyperslab reads, validating the rows it reads. Collective. A rank
+ * may get zero dialogues when there are fewer dialogues than ranks. Free with hardy_shard_free. */
+int hardy_dataset_read_shard(const hardy_dataset_t *ds, const hardy_selection_t *sel,
+                             MPI_Comm comm, int nonfinite_policy, hardy_shard_t *out);
+void hardy_shard_free(hardy_shard_t *sh);
+
+#endif

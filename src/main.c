@@ -1,0 +1,70 @@
+/* hardy-hpc: the command-line program. Initialises MPI and OpenMP, dispatches to a
+ * subcommand, prints the agreed error on rank 0, and maps the status to the exit code
+ * (0 ok, 2 bad input or usage, 3 runtime failure, 143 checkpointed after a stop signal). */
+#include <mpi.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hardy/cli.h"
+#include "hardy/common.h"
+
+typedef struct {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+} command_t;
+
+static const command_t COMMANDS[] = {
+    {"config", hardy_cmd_config, "validate a configuration and print the effective one"},
+};
+#define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "hardy-hpc %s: hardness-aware dynamic curriculum learning (HARDY-MER) for multimodal\n"
+          "emotion recognition with missing modalities, distributed with MPI.\n\n"
+          "usage: mpirun -n RANKS hardy-hpc <command> [options]\n\ncommands:\n",
+          HARDY_VERSION);
+  for (size_t i = 0; i < N_COMMANDS; i++)
+    fprintf(out, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+  fprintf(out, "\n`hardy-hpc <command> --help` describes each command.\n"
+               "Exit codes: 0 ok, 2 bad input or usage, 3 runtime failure, 143 stopped by a "
+               "signal after writing a checkpoint (resume with --resume).\n");
+}
+
+int main(int argc, char **argv) {
+  int provided = 0;
+  if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+    fprintf(stderr, "hardy: MPI_Init_thread failed\n");
+    return HARDY_EXIT_RUNTIME;
+  }
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  int status = HARDY_OK;
+  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    if (rank == 0) usage(argc < 2 ? stderr : stdout);
+    status = argc < 2 ? HARDY_ERR_INPUT : HARDY_OK;
+  } else if (!strcmp(argv[1], "--version")) {
+    if (rank == 0) printf("hardy-hpc %s\n", HARDY_VERSION);
+  } else {
+    const command_t *cmd = NULL;
+    for (size_t i = 0; i < N_COMMANDS; i++)
+      if (!strcmp(argv[1], COMMANDS[i].name)) cmd = &COMMANDS[i];
+    if (!cmd) {
+      if (rank == 0) {
+        fprintf(stderr, "hardy: unknown command '%s'\n\n", argv[1]);
+        usage(stderr);
+      }
+      status = HARDY_ERR_INPUT;
+    } else {
+      status = cmd->run(argc - 1, argv + 1);
+      if (status < 0 && status != HARDY_STATUS_PREEMPTED && rank == 0)
+        fprintf(stderr, "hardy: error: %s\n", hardy_error_message());
+    }
+  }
+  MPI_Finalize();
+  if (status == HARDY_STATUS_PREEMPTED) return HARDY_EXIT_PREEMPTED;
+  return hardy_exit_code(status);
+}
