@@ -18,6 +18,7 @@ typedef struct {
 
 static const command_t COMMANDS[] = {
     {"config", hardy_cmd_config, "validate a configuration and print the effective one"},
+    {"bench", hardy_cmd_bench, "benchmarks against baselines measured in the same run"},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
