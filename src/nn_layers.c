@@ -1,0 +1,201 @@
+/* Dense layers of the nn module: linear (cblas_sgemm, row-major, W in PyTorch [out, in]
+ * layout), the fused bias + activation + dropout (+ residual) pass that follows every linear
+ * layer, and LayerNorm. Fusing the elementwise work into one pass per linear layer keeps the
+ * step bound by the GEMMs. The _ref twins live in nn_ref.c. */
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "hardy/nn.h"
+#include "hardy/rng.h"
+#include "nn_math.h"
+
+void hardy_nn_linear_forward(float *out, int ld_out, const float *in, int ld_in, const float *w,
+                             int ld_w, const float *bias, int rows, int in_dim, int out_dim,
+                             int accumulate) {
+  if (rows <= 0 || out_dim <= 0) return;
+  float beta = accumulate ? 1.0f : 0.0f;
+  if (bias) {
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < rows; r++) {
+      float *o = out + (size_t)r * ld_out;
+      if (accumulate)
+        for (int c = 0; c < out_dim; c++) o[c] += bias[c];
+      else
+        memcpy(o, bias, (size_t)out_dim * sizeof(float));
+    }
+    beta = 1.0f;
+  }
+  if (in_dim > 0)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out_dim, in_dim, 1.0f, in, ld_in, w,
+                ld_w, beta, out, ld_out);
+  else if (!bias && !accumulate)
+    for (int r = 0; r < rows; r++) memset(out + (size_t)r * ld_out, 0, (size_t)out_dim * sizeof(float));
+}
+
+void hardy_nn_linear_backward(float *din, int ld_din, float *dw, int ld_dw, float *db,
+                              const float *dout, int ld_dout, const float *in, int ld_in,
+                              const float *w, int ld_w, int rows, int in_dim, int out_dim) {
+  if (rows <= 0 || out_dim <= 0) return;
+  if (din)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in_dim, out_dim, 1.0f, dout,
+                ld_dout, w, ld_w, 1.0f, din, ld_din);
+  if (dw)
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out_dim, in_dim, rows, 1.0f, dout, ld_dout,
+                in, ld_in, 1.0f, dw, ld_dw);
+  if (db) {
+    /* Column blocks per thread: each thread owns its columns, rows summed in order. */
+#pragma omp parallel for schedule(static)
+    for (int c0 = 0; c0 < out_dim; c0 += 64) {
+      int c1 = c0 + 64 < out_dim ? c0 + 64 : out_dim;
+      float acc[64] = {0};
+      for (int r = 0; r < rows; r++) {
+        const float *d = dout + (size_t)r * ld_dout;
+        for (int c = c0; c < c1; c++) acc[c - c0] += d[c];
+      }
+      for (int c = c0; c < c1; c++) db[c] += acc[c - c0];
+    }
+  }
+}
+
+/* ---- dropout bits ---- */
+
+static inline uint32_t drop_threshold(float rate) {
+  double t = (double)rate * 4294967296.0;
+  return t >= 4294967295.0 ? 0xFFFFFFFFu : (uint32_t)t;
+}
+
+static inline hardy_rng4_t drop_bits(const hardy_nn_dropout_t *d, int64_t utt_id, int quad) {
+  return hardy_philox(d->key, (d->step << 16) | (uint64_t)(d->layer & 0xFFFFu),
+                      ((uint64_t)utt_id << 22) | (uint64_t)quad);
+}
+
+int hardy_nn_dropout_keep(const hardy_nn_dropout_t *d, int64_t utt_id, int col) {
+  hardy_rng4_t r = drop_bits(d, utt_id, col / 4);
+  return r.v[col % 4] >= drop_threshold(d->rate);
+}
+
+/* Keep flags of one row: one Philox call per 4 columns. */
+static void drop_row_mask(uint8_t *mask, const hardy_nn_dropout_t *d, int64_t utt_id, int cols) {
+  uint32_t thr = drop_threshold(d->rate);
+  int quads = cols / 4;
+  for (int q = 0; q < quads; q++) {
+    hardy_rng4_t r = drop_bits(d, utt_id, q);
+    mask[4 * q + 0] = r.v[0] >= thr;
+    mask[4 * q + 1] = r.v[1] >= thr;
+    mask[4 * q + 2] = r.v[2] >= thr;
+    mask[4 * q + 3] = r.v[3] >= thr;
+  }
+  if (quads * 4 < cols) {
+    hardy_rng4_t r = drop_bits(d, utt_id, quads);
+    for (int c = quads * 4; c < cols; c++) mask[c] = r.v[c - quads * 4] >= thr;
+  }
+}
+
+static const float INV_SQRT2 = 0.70710678118654752f, INV_SQRT_2PI = 0.39894228040143268f;
+
+void hardy_nn_bias_act_dropout_forward(float *out, float *pre, uint8_t *mask, const float *bias,
+                                       const float *res1, const float *res2, int rows, int cols,
+                                       hardy_nn_act_t act, const hardy_nn_dropout_t *drop) {
+  const int use_drop = drop && drop->rate > 0.0f;
+  const float scale = use_drop ? 1.0f / (1.0f - drop->rate) : 1.0f;
+#pragma omp parallel for schedule(static)
+  for (int r = 0; r < rows; r++) {
+    size_t base = (size_t)r * cols;
+    float *p = pre + base, *o = out + base;
+    const float *r1 = res1 ? res1 + base : NULL, *r2 = res2 ? res2 + base : NULL;
+    uint8_t *mk = use_drop ? mask + base : NULL;
+    if (use_drop) drop_row_mask(mk, drop, drop->utt_id[r], cols);
+#pragma omp simd
+    for (int c = 0; c < cols; c++) {
+      float x = p[c] + (bias ? bias[c] : 0.0f), y = x, g;
+      p[c] = x;
+      if (act == HARDY_ACT_RELU) y = x > 0.0f ? x : 0.0f;
+      else if (act == HARDY_ACT_GELU) y = 0.5f * x * (1.0f + hardy_nn_erff(x * INV_SQRT2, &g));
+      if (use_drop) y = mk[c] ? y * scale : 0.0f;
+      if (r1) y += r1[c];
+      if (r2) y += r2[c];
+      o[c] = y;
+    }
+  }
+}
+
+void hardy_nn_act_dropout_backward(float *dpre, const float *dout, const float *pre,
+                                   const uint8_t *mask, float rate, int rows, int cols,
+                                   hardy_nn_act_t act) {
+  const int use_drop = mask && rate > 0.0f;
+  const float scale = use_drop ? 1.0f / (1.0f - rate) : 1.0f;
+#pragma omp parallel for schedule(static)
+  for (int r = 0; r < rows; r++) {
+    size_t base = (size_t)r * cols;
+    const float *d = dout + base, *p = pre ? pre + base : NULL;
+    const uint8_t *mk = use_drop ? mask + base : NULL;
+    float *dp = dpre + base;
+#pragma omp simd
+    for (int c = 0; c < cols; c++) {
+      float g = d[c] * scale, gauss;
+      if (use_drop && !mk[c]) g = 0.0f;
+      if (act == HARDY_ACT_RELU) {
+        if (!(p[c] > 0.0f)) g = 0.0f;
+      } else if (act == HARDY_ACT_GELU) {
+        float x = p[c], e = hardy_nn_erff(x * INV_SQRT2, &gauss);
+        g *= 0.5f * (1.0f + e) + x * gauss * INV_SQRT_2PI;
+      }
+      dp[c] = g;
+    }
+  }
+}
+
+/* ---- LayerNorm ---- */
+
+void hardy_nn_layernorm_forward(float *out, float *stat, const float *in, const float *gamma,
+                                const float *beta, int rows, int cols) {
+#pragma omp parallel for schedule(static)
+  for (int r = 0; r < rows; r++) {
+    const float *x = in + (size_t)r * cols;
+    float *o = out + (size_t)r * cols;
+    float mean = 0.0f, var = 0.0f;
+    for (int c = 0; c < cols; c++) mean += x[c];
+    mean /= (float)cols;
+    for (int c = 0; c < cols; c++) var += (x[c] - mean) * (x[c] - mean);
+    float rstd = 1.0f / sqrtf(var / (float)cols + 1e-5f);
+    for (int c = 0; c < cols; c++) o[c] = (x[c] - mean) * rstd * gamma[c] + beta[c];
+    stat[2 * r] = mean;
+    stat[2 * r + 1] = rstd;
+  }
+}
+
+void hardy_nn_layernorm_backward(float *din, float *dgamma, float *dbeta, const float *dout,
+                                 const float *in, const float *stat, const float *gamma, int rows,
+                                 int cols) {
+#pragma omp parallel for schedule(static)
+  for (int r = 0; r < rows; r++) {
+    const float *x = in + (size_t)r * cols, *d = dout + (size_t)r * cols;
+    float mean = stat[2 * r], rstd = stat[2 * r + 1], sum_d = 0.0f, sum_dx = 0.0f;
+    for (int c = 0; c < cols; c++) {
+      float dn = d[c] * gamma[c];
+      sum_d += dn;
+      sum_dx += dn * (x[c] - mean) * rstd;
+    }
+    sum_d /= (float)cols;
+    sum_dx /= (float)cols;
+    float *di = din + (size_t)r * cols;
+    for (int c = 0; c < cols; c++) {
+      float xhat = (x[c] - mean) * rstd;
+      di[c] += (d[c] * gamma[c] - sum_d - xhat * sum_dx) * rstd;
+    }
+  }
+  /* Parameter gradients by column blocks, so no two threads write the same element. */
+#pragma omp parallel for schedule(static)
+  for (int c0 = 0; c0 < cols; c0 += 64) {
+    int c1 = c0 + 64 < cols ? c0 + 64 : cols;
+    for (int r = 0; r < rows; r++) {
+      const float *x = in + (size_t)r * cols, *d = dout + (size_t)r * cols;
+      float mean = stat[2 * r], rstd = stat[2 * r + 1];
+      for (int c = c0; c < c1; c++) {
+        dgamma[c] += d[c] * (x[c] - mean) * rstd;
+        dbeta[c] += d[c];
+      }
+    }
+  }
+}
