@@ -102,4 +102,24 @@ int hardy_dataset_read_shard(const hardy_dataset_t *ds, const hardy_selection_t 
                              MPI_Comm comm, int nonfinite_policy, hardy_shard_t *out);
 void hardy_shard_free(hardy_shard_t *sh);
 
+/* ---- summaries and names ------------------------------------------------------------------ */
+
+/* "audio", "text", "visual" for m = 0, 1, 2, and the HDF5 path of that feature group. */
+const char *hardy_dataset_modality_name(int m);
+const char *hardy_dataset_feature_path(int m);
+
+/* What a whole-file scan finds besides errors (global, identical on every rank). */
+typedef struct {
+  int64_t n_nonfinite;                        /* values zeroed under HARDY_NONFINITE_ZERO */
+  int64_t class_count[3][HARDY_MAX_CLASSES];  /* [split][class], classification only */
+  double target_min, target_max, target_sum;  /* regression scores */
+  int64_t present_count[HARDY_N_MOD];         /* utterances where modality m exists */
+  double planted_min, planted_max, planted_sum; /* when has_planted */
+} hardy_dataset_stats_t;
+
+/* hardy_dataset_validate_rows that also returns the statistics above (used by `inspect`).
+ * Collective; memory per rank is bounded by one row chunk (about 64 MB). */
+int hardy_dataset_scan(const hardy_dataset_t *ds, MPI_Comm comm, int nonfinite_policy,
+                       hardy_dataset_stats_t *st);
+
 #endif

@@ -1,0 +1,350 @@
+/* HDF5 plumbing shared by the dataset readers and the synthetic writer: quiet error handling
+ * with readable messages, the MPI-IO open path with plain-file prechecks, attribute readers
+ * and writers, and collective row-range I/O. See dataset_h5.h. */
+#include "dataset_h5.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "hardy/common.h"
+
+void hardy_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+typedef struct {
+  char *buf;
+  size_t cap;
+  int found;
+} walk_state_t;
+
+static herr_t walk_innermost(unsigned n, const H5E_error2_t *err, void *data) {
+  walk_state_t *st = data;
+  if (n == 0 && err && err->desc && err->desc[0]) {
+    snprintf(st->buf, st->cap, "%s", err->desc);
+    st->found = 1;
+  }
+  return 0;
+}
+
+const char *hardy_h5_error_text(char *buf, size_t cap) {
+  walk_state_t st = {buf, cap, 0};
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_innermost, &st);
+  if (!st.found) snprintf(buf, cap, "unknown HDF5 error");
+  return buf;
+}
+
+int hardy_h5_fail(int code, const char *path, const char *what) {
+  char text[512];
+  hardy_h5_error_text(text, sizeof text);
+  return hardy_fail(code, "%s: %s (HDF5: %s)", path, what, text);
+}
+
+int hardy_h5_precheck(const char *path) {
+  struct stat st;
+  if (stat(path, &st) != 0)
+    return hardy_fail(HARDY_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
+  if (S_ISDIR(st.st_mode))
+    return hardy_fail(HARDY_ERR_INPUT, "%s: is a directory, expected a hardy-mer HDF5 file", path);
+  FILE *f = fopen(path, "rb");
+  if (!f) return hardy_fail(HARDY_ERR_INPUT, "%s: cannot read: %s", path, strerror(errno));
+  fclose(f);
+  if (st.st_size == 0)
+    return hardy_fail(HARDY_ERR_INPUT, "%s: file is empty (0 bytes), not an HDF5 dataset file",
+                      path);
+  htri_t is_h5 = H5Fis_hdf5(path);
+  if (is_h5 <= 0)
+    return hardy_fail(HARDY_ERR_INPUT,
+                      "%s: not an HDF5 file (no HDF5 signature in its %lld bytes); expected a "
+                      "hardy-mer dataset (docs/DATA_FORMAT.md)",
+                      path, (long long)st.st_size);
+  return HARDY_OK;
+}
+
+hid_t hardy_h5_fapl_mpio(MPI_Comm comm) {
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  if (fapl >= 0 && H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) < 0) {
+    H5Pclose(fapl);
+    return -1;
+  }
+  return fapl;
+}
+
+hid_t hardy_h5_dxpl_collective(void) {
+  hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+  if (dxpl >= 0 && H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) < 0) {
+    H5Pclose(dxpl);
+    return -1;
+  }
+  return dxpl;
+}
+
+int hardy_h5_open_read(const char *path, MPI_Comm comm, hid_t *file) {
+  hardy_h5_quiet();
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  *file = -1;
+  int rc = rank == 0 ? hardy_h5_precheck(path) : HARDY_OK;
+  rc = hardy_agree(rc, comm);
+  if (rc < 0) return rc;
+  hid_t fapl = hardy_h5_fapl_mpio(comm);
+  if (fapl < 0) return hardy_agree(hardy_h5_fail(HARDY_ERR_RUNTIME, path, "MPI-IO setup failed"), comm);
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+  H5Pclose(fapl);
+  if (f < 0) {
+    struct stat st;
+    long long size = stat(path, &st) == 0 ? (long long)st.st_size : -1;
+    char what[128];
+    snprintf(what, sizeof what, "cannot open as HDF5 (file is %lld bytes; truncated or corrupt?)",
+             size);
+    rc = hardy_h5_fail(HARDY_ERR_INPUT, path, what);
+  }
+  rc = hardy_agree(rc, comm);
+  if (rc < 0) {
+    /* H5Fopen is collective: ranks where it succeeded must close again together. */
+    if (f >= 0) H5Fclose(f);
+    return rc;
+  }
+  *file = f;
+  return HARDY_OK;
+}
+
+const char *hardy_h5_class_name(H5T_class_t cls) {
+  switch (cls) {
+  case H5T_INTEGER: return "integer";
+  case H5T_FLOAT: return "float";
+  case H5T_STRING: return "string";
+  case H5T_COMPOUND: return "compound";
+  case H5T_ENUM: return "enum";
+  case H5T_ARRAY: return "array";
+  case H5T_VLEN: return "vlen";
+  default: return "other";
+  }
+}
+
+/* Select the rows of `ranges` in the file space, and a packed memory space for them. */
+static int select_rows(hid_t dset, const hardy_row_range_t *ranges, int64_t n_ranges,
+                       hid_t *fspace_out, hid_t *mspace_out) {
+  hid_t fspace = H5Dget_space(dset);
+  if (fspace < 0) return -1;
+  hsize_t dims[2] = {0, 1};
+  int ndims = H5Sget_simple_extent_dims(fspace, dims, NULL);
+  if (ndims < 1 || ndims > 2) {
+    H5Sclose(fspace);
+    return -1;
+  }
+  hsize_t width = ndims == 2 ? dims[1] : 1, total = 0;
+  herr_t err = n_ranges == 0 ? H5Sselect_none(fspace) : 0;
+  for (int64_t i = 0; i < n_ranges && err >= 0; i++) {
+    hsize_t start[2] = {(hsize_t)ranges[i].first, 0}, count[2] = {(hsize_t)ranges[i].count, width};
+    err = H5Sselect_hyperslab(fspace, i == 0 ? H5S_SELECT_SET : H5S_SELECT_OR, start, NULL, count,
+                              NULL);
+    total += (hsize_t)ranges[i].count;
+  }
+  hsize_t mdims[2] = {total ? total : 1, width};
+  hid_t mspace = err >= 0 ? H5Screate_simple(ndims, mdims, NULL) : -1;
+  if (mspace >= 0 && total == 0) err = H5Sselect_none(mspace);
+  if (err < 0 || mspace < 0) {
+    if (mspace >= 0) H5Sclose(mspace);
+    H5Sclose(fspace);
+    return -1;
+  }
+  *fspace_out = fspace;
+  *mspace_out = mspace;
+  return 0;
+}
+
+static int rows_io(bool write, hid_t dset, hid_t mem_type, hid_t dxpl,
+                   const hardy_row_range_t *ranges, int64_t n_ranges, void *buf, const char *path,
+                   const char *h5path) {
+  hid_t fspace = -1, mspace = -1;
+  char what[256];
+  if (select_rows(dset, ranges, n_ranges, &fspace, &mspace) < 0) {
+    snprintf(what, sizeof what, "cannot select rows of %s", h5path);
+    return hardy_h5_fail(HARDY_ERR_RUNTIME, path, what);
+  }
+  static char dummy[16]; /* a valid pointer for ranks with an empty selection */
+  void *target = n_ranges ? buf : dummy;
+  herr_t err = write ? H5Dwrite(dset, mem_type, mspace, fspace, dxpl, target)
+                     : H5Dread(dset, mem_type, mspace, fspace, dxpl, target);
+  H5Sclose(mspace);
+  H5Sclose(fspace);
+  if (err < 0) {
+    snprintf(what, sizeof what, "%s %s failed", write ? "writing" : "reading", h5path);
+    return hardy_h5_fail(write ? HARDY_ERR_RUNTIME : HARDY_ERR_INPUT, path, what);
+  }
+  return HARDY_OK;
+}
+
+int hardy_h5_read_rows(hid_t dset, hid_t mem_type, hid_t dxpl, const hardy_row_range_t *ranges,
+                       int64_t n_ranges, void *buf, const char *path, const char *h5path) {
+  return rows_io(false, dset, mem_type, dxpl, ranges, n_ranges, buf, path, h5path);
+}
+
+int hardy_h5_write_rows(hid_t dset, hid_t mem_type, hid_t dxpl, const hardy_row_range_t *ranges,
+                        int64_t n_ranges, const void *buf, const char *path, const char *h5path) {
+  return rows_io(true, dset, mem_type, dxpl, ranges, n_ranges, (void *)buf, path, h5path);
+}
+
+/* ---- attributes ------------------------------------------------------------------------- */
+
+/* Open attribute `name`; 0 when absent and optional, 1 when open, or an error. */
+static int attr_open(hid_t obj, const char *name, bool required, const char *path, hid_t *attr,
+                     hid_t *ftype, hssize_t *n_elem) {
+  htri_t exists = H5Aexists(obj, name);
+  if (exists < 0) return hardy_h5_fail(HARDY_ERR_INPUT, path, "cannot read the root attributes");
+  if (!exists) {
+    if (!required) return 0;
+    return hardy_fail(HARDY_ERR_INPUT,
+                      "%s: root attribute '%s' is missing; not a hardy-mer dataset file "
+                      "(docs/DATA_FORMAT.md)",
+                      path, name);
+  }
+  *attr = H5Aopen(obj, name, H5P_DEFAULT);
+  if (*attr < 0) return hardy_h5_fail(HARDY_ERR_INPUT, path, "cannot open a root attribute");
+  *ftype = H5Aget_type(*attr);
+  hid_t space = H5Aget_space(*attr);
+  *n_elem = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+  if (space >= 0) H5Sclose(space);
+  if (*ftype < 0 || *n_elem < 0) {
+    if (*ftype >= 0) H5Tclose(*ftype);
+    H5Aclose(*attr);
+    return hardy_h5_fail(HARDY_ERR_INPUT, path, "cannot read a root attribute's type");
+  }
+  return 1;
+}
+
+int hardy_h5_attr_strings(hid_t obj, const char *name, char ***out, int64_t *n_out, bool required,
+                          const char *path) {
+  hid_t attr = -1, ftype = -1;
+  hssize_t n = 0;
+  *out = NULL;
+  *n_out = 0;
+  int rc = attr_open(obj, name, required, path, &attr, &ftype, &n);
+  if (rc <= 0) return rc;
+  if (H5Tget_class(ftype) != H5T_STRING) {
+    rc = hardy_fail(HARDY_ERR_INPUT, "%s: root attribute '%s' is %s, expected a string", path, name,
+                    hardy_h5_class_name(H5Tget_class(ftype)));
+    goto done;
+  }
+  char **strs = hardy_calloc((size_t)n + 1, sizeof *strs, "attribute strings");
+  if (!strs) {
+    rc = HARDY_ERR_RUNTIME;
+    goto done;
+  }
+  hid_t mtype = H5Tcopy(H5T_C_S1);
+  H5Tset_cset(mtype, H5Tget_cset(ftype));
+  herr_t err;
+  if (H5Tis_variable_str(ftype) > 0) {
+    H5Tset_size(mtype, H5T_VARIABLE);
+    char **vl = hardy_calloc((size_t)n + 1, sizeof *vl, "attribute strings");
+    err = vl ? H5Aread(attr, mtype, vl) : -1;
+    for (hssize_t i = 0; err >= 0 && i < n; i++) strs[i] = strdup(vl[i] ? vl[i] : "");
+    if (err >= 0) {
+      hid_t space = H5Aget_space(attr);
+      H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, vl);
+      H5Sclose(space);
+    }
+    free(vl);
+  } else {
+    size_t len = H5Tget_size(ftype);
+    H5Tset_size(mtype, len + 1); /* room for the terminator HDF5 adds */
+    char *flat = hardy_calloc((size_t)n, len + 1, "attribute strings");
+    err = flat ? H5Aread(attr, mtype, flat) : -1;
+    for (hssize_t i = 0; err >= 0 && i < n; i++) strs[i] = strndup(flat + (size_t)i * (len + 1), len);
+    free(flat);
+  }
+  H5Tclose(mtype);
+  if (err < 0) {
+    hardy_h5_free_strings(strs, n);
+    rc = hardy_h5_fail(HARDY_ERR_INPUT, path, "cannot read a string attribute");
+    goto done;
+  }
+  *out = strs;
+  *n_out = n;
+  rc = 1;
+done:
+  H5Tclose(ftype);
+  H5Aclose(attr);
+  return rc;
+}
+
+void hardy_h5_free_strings(char **s, int64_t n) {
+  if (!s) return;
+  for (int64_t i = 0; i < n; i++) free(s[i]);
+  free(s);
+}
+
+int hardy_h5_attr_string(hid_t obj, const char *name, char *out, size_t cap, bool required,
+                         const char *path) {
+  char **strs = NULL;
+  int64_t n = 0;
+  out[0] = '\0';
+  int rc = hardy_h5_attr_strings(obj, name, &strs, &n, required, path);
+  if (rc <= 0) return rc;
+  if (n != 1) {
+    hardy_h5_free_strings(strs, n);
+    return hardy_fail(HARDY_ERR_INPUT, "%s: root attribute '%s' has %lld values, expected one string",
+                      path, name, (long long)n);
+  }
+  snprintf(out, cap, "%s", strs[0] ? strs[0] : "");
+  hardy_h5_free_strings(strs, n);
+  return 1;
+}
+
+int hardy_h5_attr_long(hid_t obj, const char *name, long *out, bool required, const char *path) {
+  hid_t attr = -1, ftype = -1;
+  hssize_t n = 0;
+  int rc = attr_open(obj, name, required, path, &attr, &ftype, &n);
+  if (rc <= 0) return rc;
+  if (H5Tget_class(ftype) != H5T_INTEGER || n != 1) {
+    rc = hardy_fail(HARDY_ERR_INPUT, "%s: root attribute '%s' is %s with %lld values, expected one "
+                    "integer", path, name, hardy_h5_class_name(H5Tget_class(ftype)), (long long)n);
+  } else if (H5Aread(attr, H5T_NATIVE_LONG, out) < 0) {
+    rc = hardy_h5_fail(HARDY_ERR_INPUT, path, "cannot read an integer attribute");
+  }
+  H5Tclose(ftype);
+  H5Aclose(attr);
+  return rc;
+}
+
+static hid_t vl_utf8_type(void) {
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, H5T_VARIABLE);
+  H5Tset_cset(t, H5T_CSET_UTF8);
+  return t;
+}
+
+static int write_attr(hid_t obj, const char *name, hid_t ftype, hid_t mtype, hid_t space,
+                      const void *buf) {
+  if (H5Aexists(obj, name) > 0) H5Adelete(obj, name);
+  hid_t attr = H5Acreate2(obj, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT);
+  herr_t err = attr >= 0 ? H5Awrite(attr, mtype, buf) : -1;
+  if (attr >= 0) H5Aclose(attr);
+  return err < 0 ? hardy_h5_fail(HARDY_ERR_RUNTIME, name, "cannot write attribute") : HARDY_OK;
+}
+
+int hardy_h5_write_attr_string(hid_t obj, const char *name, const char *value) {
+  hid_t type = vl_utf8_type(), space = H5Screate(H5S_SCALAR);
+  int rc = write_attr(obj, name, type, type, space, &value);
+  H5Sclose(space);
+  H5Tclose(type);
+  return rc;
+}
+
+int hardy_h5_write_attr_long(hid_t obj, const char *name, long value) {
+  hid_t space = H5Screate(H5S_SCALAR);
+  int rc = write_attr(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, space, &(int64_t){value});
+  H5Sclose(space);
+  return rc;
+}
+
+int hardy_h5_write_attr_strings(hid_t obj, const char *name, char *const *values, int64_t n) {
+  hsize_t dims[1] = {(hsize_t)n};
+  hid_t type = vl_utf8_type(), space = H5Screate_simple(1, dims, NULL);
+  int rc = write_attr(obj, name, type, type, space, values);
+  H5Sclose(space);
+  H5Tclose(type);
+  return rc;
+}
