@@ -6,7 +6,8 @@
                                       float labels, numpy videoSentences, valVids
   fixtures.py mmsa DIR [VARIANT]      MMSA aligned pickle: dict of train/valid/test, ids
                                       "video$_$clip", lengths, junk in the padding frames
-  fixtures.py table DIR               tiny CSV (.csv.gz with header), ARFF and IDX files
+  fixtures.py table DIR               tiny CSV (.csv.gz with header, and one with missing
+                                      cells), ARFF and IDX files
 
 Variants make the error cases: missing (one feature file removed), dup (an utterance id in two
 videos), baddim (one file with another D), cross (an MMSA video in two splits), empty (an MMSA
@@ -187,6 +188,8 @@ def build_table(out):
                 "@ATTRIBUTE 'class' {no,yes}\n@ATTRIBUTE x3 INTEGER\n@DATA\n")
         for i in range(6):
             f.write("%d,%g,%s,%d\n" % (i, i / 4.0, "yes" if i % 2 else "no", 10 + i))
+    with open(os.path.join(out, "holes.csv"), "w") as f:  # missing cells, regression labels
+        f.write("1,2,3,0.5\n?,5,6,1.5\n7,8,,2.5\n")
     imgs = np.arange(4 * 4 * 3, dtype=np.uint8).reshape(4, 4, 3)  # 4 images of 4 x 3
     write_idx(os.path.join(out, "train-images.gz"), imgs[:3], 0x08)
     write_idx(os.path.join(out, "train-labels.gz"), np.array([0, 1, 2], np.uint8), 0x08)
