@@ -23,7 +23,6 @@ dims, duplicate ids, non-finite values, ...) is reported in one list and exits w
 import argparse
 import collections
 import os
-import pickle
 import re
 import sys
 
@@ -67,11 +66,7 @@ def parse_args(argv=None):
 def load_pickle(path, dataset):
     family = "iemocap" if dataset.startswith("iemocap") else "mos"
     fields = PICKLE_FIELDS[family]
-    with open(path, "rb") as f:
-        try:
-            obj = pickle.load(f, encoding="latin1")
-        except (pickle.UnpicklingError, ValueError, AttributeError, ImportError) as e:
-            raise hardy_h5.ConversionError("%s: not a readable pickle: %s" % (path, e))
+    obj = hardy_h5.load_pickle(path)
     if not isinstance(obj, (list, tuple)) or len(obj) != len(fields):
         got = ("a %s of %d" % (type(obj).__name__, len(obj))
                if isinstance(obj, (list, tuple)) else "a %s" % type(obj).__name__)

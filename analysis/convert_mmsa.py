@@ -21,7 +21,6 @@ Labels are regression scores in [-3, 3] (task "regression").
 import argparse
 import collections
 import os
-import pickle
 import sys
 
 import numpy as np
@@ -52,11 +51,7 @@ def parse_args(argv=None):
 
 
 def load(path):
-    with open(path, "rb") as f:
-        try:
-            obj = pickle.load(f, encoding="latin1")
-        except (pickle.UnpicklingError, ValueError, AttributeError, ImportError) as e:
-            raise hardy_h5.ConversionError("%s: not a readable pickle: %s" % (path, e))
+    obj = hardy_h5.load_pickle(path)
     if not isinstance(obj, dict) or "train" not in obj or "test" not in obj:
         keys = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
         raise hardy_h5.ConversionError("%s: expected a dict with 'train', 'valid', 'test', got %s"

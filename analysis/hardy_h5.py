@@ -12,6 +12,7 @@ its counts (exit 2 when a file breaks a rule).
 
 import collections
 import os
+import pickle
 import sys
 
 import h5py
@@ -415,6 +416,15 @@ def assemble(dialogues, dims, task, num_classes, class_names, source):
                    [d["split"] for d in dialogues], [d["fold"] for d in dialogues],
                    [d["name"] for d in dialogues], task, num_classes, class_names,
                    present, source)
+
+
+def load_pickle(path):
+    """Unpickle an input file with encoding='latin1', which also reads Python 2 pickles."""
+    with open(path, "rb") as f:
+        try:
+            return pickle.load(f, encoding="latin1")
+        except (pickle.UnpicklingError, ValueError, AttributeError, ImportError) as e:
+            raise ConversionError("%s: not a readable pickle: %s" % (path, e))
 
 
 def run(main):
