@@ -13,7 +13,10 @@ deb_data_file() {
   if [ ! -d "$root" ]; then
     mkdir -p "$cache"
     tmp=$(mktemp -d "$cache/.download.XXXXXX")
-    if ! (cd "$tmp" && apt-get download "$pkg" >&2); then
+    # Stale or missing package lists are the usual failure; as root, refresh them once.
+    if ! (cd "$tmp" && apt-get download "$pkg" >&2) &&
+       ! { [ "$(id -u)" = 0 ] && apt-get update -qq >&2 &&
+           (cd "$tmp" && apt-get download "$pkg" >&2); }; then
       echo "error: 'apt-get download $pkg' failed; run 'apt-get update' and retry" >&2
       rm -rf "$tmp"
       return 2
