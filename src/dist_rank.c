@@ -20,12 +20,16 @@ typedef struct {
 
 /* Ascending key, ties by ascending id. */
 static int pair_cmp(const rank_pair_t *a, const rank_pair_t *b) {
-  if (a->key < b->key) return -1;
-  if (a->key > b->key) return 1;
+  if (a->key < b->key)
+    return -1;
+  if (a->key > b->key)
+    return 1;
   return (a->id > b->id) - (a->id < b->id);
 }
 
-static int pair_qsort_cmp(const void *a, const void *b) { return pair_cmp(a, b); }
+static int pair_qsort_cmp(const void *a, const void *b) {
+  return pair_cmp(a, b);
+}
 
 /* A pair plus where it came from (row on the owner, or receive slot on the bucket rank). */
 typedef struct {
@@ -39,10 +43,13 @@ static int slot_qsort_cmp(const void *a, const void *b) {
 
 void hardy_dist_rank_ref(const double *key, const int64_t *id, int64_t n, int64_t *rank_out) {
   slot_pair_t *all = malloc((size_t)(n > 0 ? n : 1) * sizeof *all);
-  if (!all) abort(); /* test-only reference: no error path worth having */
-  for (int64_t i = 0; i < n; i++) all[i] = (slot_pair_t){{key[i], id[i]}, i};
+  if (!all)
+    abort(); /* test-only reference: no error path worth having */
+  for (int64_t i = 0; i < n; i++)
+    all[i] = (slot_pair_t){{key[i], id[i]}, i};
   qsort(all, (size_t)n, sizeof *all, slot_qsort_cmp);
-  for (int64_t r = 0; r < n; r++) rank_out[all[r].slot] = r;
+  for (int64_t r = 0; r < n; r++)
+    rank_out[all[r].slot] = r;
   free(all);
 }
 
@@ -82,7 +89,8 @@ static int choose_splitters(MPI_Comm comm, MPI_Datatype pair_type, const slot_pa
   rank_pair_t *all = NULL;
   int status = hardy_agree(mine && counts && displs ? HARDY_OK : HARDY_ERR_RUNTIME, comm);
   if (status == HARDY_OK) {
-    for (int s = 0; s < n_sample; s++) mine[s] = sorted[(int64_t)s * n_local / n_sample].p;
+    for (int s = 0; s < n_sample; s++)
+      mine[s] = sorted[(int64_t)s * n_local / n_sample].p;
     MPI_Allgather(&n_sample, 1, MPI_INT, counts, 1, MPI_INT, comm);
     for (int r = 0; r < nranks; r++) {
       displs[r] = total;
@@ -114,9 +122,12 @@ static int rank_bucket(MPI_Comm comm, const rank_pair_t *recv, int n_recv, int64
   MPI_Exscan(&count, &first, 1, MPI_INT64_T, MPI_SUM, comm);
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
-  if (rank == 0) first = 0; /* MPI_Exscan leaves rank 0's result undefined */
-  if (!b) return HARDY_ERR_RUNTIME;
-  for (int i = 0; i < n_recv; i++) b[i] = (slot_pair_t){recv[i], i};
+  if (rank == 0)
+    first = 0; /* MPI_Exscan leaves rank 0's result undefined */
+  if (!b)
+    return HARDY_ERR_RUNTIME;
+  for (int i = 0; i < n_recv; i++)
+    b[i] = (slot_pair_t){recv[i], i};
   qsort(b, (size_t)n_recv, sizeof *b, slot_qsort_cmp);
   for (int i = 0; i < n_recv; i++) {
     if (i > 0 && b[i].p.id == b[i - 1].p.id && status == HARDY_OK)
@@ -163,9 +174,8 @@ static void work_free(rank_work_t *w) {
   free(w->pos_send);
 }
 
-static int sample_sort(MPI_Comm comm, MPI_Datatype pair_type, const double *key,
-                       const int64_t *id, int n_local, int nranks, rank_work_t *w,
-                       int64_t *rank_out) {
+static int sample_sort(MPI_Comm comm, MPI_Datatype pair_type, const double *key, const int64_t *id,
+                       int n_local, int nranks, rank_work_t *w, int64_t *rank_out) {
   size_t np = (size_t)nranks, nl = (size_t)n_local + 1;
   w->scount = hardy_calloc(np, sizeof(int), "rank send counts");
   w->rcount = hardy_calloc(np, sizeof(int), "rank receive counts");
@@ -179,7 +189,8 @@ static int sample_sort(MPI_Comm comm, MPI_Datatype pair_type, const double *key,
            w->pos_send && w->split;
   HARDY_CHECK(hardy_agree(ok ? HARDY_OK : HARDY_ERR_RUNTIME, comm));
 
-  for (int i = 0; i < n_local; i++) w->sorted[i] = (slot_pair_t){{key[i], id[i]}, i};
+  for (int i = 0; i < n_local; i++)
+    w->sorted[i] = (slot_pair_t){{key[i], id[i]}, i};
   qsort(w->sorted, (size_t)n_local, sizeof *w->sorted, slot_qsort_cmp);
   HARDY_CHECK(choose_splitters(comm, pair_type, w->sorted, n_local, nranks, w->split));
   for (int i = 0; i < n_local; i++) {
@@ -192,15 +203,16 @@ static int sample_sort(MPI_Comm comm, MPI_Datatype pair_type, const double *key,
   w->recv = hardy_malloc((size_t)(n_recv + 1) * sizeof *w->recv, "rank bucket pairs");
   w->pos_recv = hardy_malloc((size_t)(n_recv + 1) * sizeof(int64_t), "rank bucket positions");
   HARDY_CHECK(hardy_agree(w->recv && w->pos_recv ? HARDY_OK : HARDY_ERR_RUNTIME, comm));
-  MPI_Alltoallv(w->send, w->scount, w->sdispl, pair_type, w->recv, w->rcount, w->rdispl,
-                pair_type, comm);
+  MPI_Alltoallv(w->send, w->scount, w->sdispl, pair_type, w->recv, w->rcount, w->rdispl, pair_type,
+                comm);
 
   HARDY_CHECK(hardy_agree(rank_bucket(comm, w->recv, n_recv, w->pos_recv), comm));
 
   /* The reverse exchange returns positions in the order the pairs were sent: sorted order. */
-  MPI_Alltoallv(w->pos_recv, w->rcount, w->rdispl, MPI_INT64_T, w->pos_send, w->scount,
-                w->sdispl, MPI_INT64_T, comm);
-  for (int i = 0; i < n_local; i++) rank_out[w->sorted[i].slot] = w->pos_send[i];
+  MPI_Alltoallv(w->pos_recv, w->rcount, w->rdispl, MPI_INT64_T, w->pos_send, w->scount, w->sdispl,
+                MPI_INT64_T, comm);
+  for (int i = 0; i < n_local; i++)
+    rank_out[w->sorted[i].slot] = w->pos_send[i];
   return HARDY_OK;
 }
 
@@ -211,7 +223,8 @@ int hardy_dist_rank(MPI_Comm comm, const double *key, const int64_t *id, int64_t
   HARDY_CHECK(hardy_agree(check_input(key, id, n_local), comm));
   int64_t total = 0;
   HARDY_MPI_CHECK(MPI_Allreduce(&n_local, &total, 1, MPI_INT64_T, MPI_SUM, comm));
-  if (n_total) *n_total = total;
+  if (n_total)
+    *n_total = total;
 
   MPI_Datatype pair_type;
   MPI_Type_contiguous((int)sizeof(rank_pair_t), MPI_BYTE, &pair_type);

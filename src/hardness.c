@@ -28,7 +28,8 @@ hardy_hardness_params_t hardy_hardness_params_from_config(const hardy_config_t *
 
 int hardy_hardness_alloc(hardy_hardness_t *h, int64_t n) {
   memset(h, 0, sizeof *h);
-  if (n < 0) return hardy_fail(HARDY_ERR_INPUT, "hardness: negative row count %lld", (long long)n);
+  if (n < 0)
+    return hardy_fail(HARDY_ERR_INPUT, "hardness: negative row count %lld", (long long)n);
   size_t rows = (size_t)n;
   h->n = n;
   h->id = hardy_calloc(rows, sizeof *h->id, "hardness ids");
@@ -103,7 +104,8 @@ int hardy_hardness_direct(const float *x_hat, const float *const x[3], const int
 /* A pair (m, n) counts when exactly one of m, n is present, or for every pair when nothing is
  * missing (the research definition: the complete utterance is scored on all pairs). */
 static int pair_counts(uint8_t avail, int pair) {
-  if (avail == HARDY_MOD_ALL) return 1;
+  if (avail == HARDY_MOD_ALL)
+    return 1;
   int m = HARDY_PAIR_MOD[pair][0], k = HARDY_PAIR_MOD[pair][1];
   return ((avail >> m) & 1) != ((avail >> k) & 1);
 }
@@ -113,7 +115,8 @@ int hardy_hardness_pair_sum(const double *pair_mi, const uint8_t *avail, int64_t
   for (int64_t i = 0; i < n; i++) {
     double sum = 0.0;
     for (int p = 0; p < HARDY_N_PAIR; p++)
-      if (pair_counts(avail[i], p)) sum += pair_mi[i * HARDY_N_PAIR + p];
+      if (pair_counts(avail[i], p))
+        sum += pair_mi[i * HARDY_N_PAIR + p];
     mi[i] = sum;
   }
   return HARDY_OK;
@@ -122,18 +125,23 @@ int hardy_hardness_pair_sum(const double *pair_mi, const uint8_t *avail, int64_t
 static int check_finite(const hardy_hardness_t *h) {
   for (int64_t i = 0; i < h->n; i++) {
     if (!isfinite(h->direct[i]))
-      return hardy_fail(HARDY_ERR_INPUT, "direct hardness of utterance %lld is %g (the teacher's "
-                        "reconstruction is not finite)", (long long)h->id[i], h->direct[i]);
+      return hardy_fail(HARDY_ERR_INPUT,
+                        "direct hardness of utterance %lld is %g (the teacher's "
+                        "reconstruction is not finite)",
+                        (long long)h->id[i], h->direct[i]);
     if (!isfinite(h->mi[i]))
-      return hardy_fail(HARDY_ERR_INPUT, "mutual information of utterance %lld is %g (teacher "
-                        "embeddings not finite, or raise hardness.ridge)", (long long)h->id[i],
-                        h->mi[i]);
+      return hardy_fail(HARDY_ERR_INPUT,
+                        "mutual information of utterance %lld is %g (teacher "
+                        "embeddings not finite, or raise hardness.ridge)",
+                        (long long)h->id[i], h->mi[i]);
   }
   return HARDY_OK;
 }
 
 /* (x - lo) / (hi - lo), and 0 for a constant column (hi == lo) instead of 0/0. */
-static double min_max(double x, double lo, double hi) { return hi > lo ? (x - lo) / (hi - lo) : 0.0; }
+static double min_max(double x, double lo, double hi) {
+  return hi > lo ? (x - lo) / (hi - lo) : 0.0;
+}
 
 int hardy_hardness_combine(MPI_Comm comm, const hardy_hardness_params_t *p, hardy_hardness_t *h) {
   HARDY_CHECK(hardy_agree(check_finite(h), comm));
@@ -160,6 +168,7 @@ int hardy_hardness_combine(MPI_Comm comm, const hardy_hardness_params_t *p, hard
 
 int hardy_hardness_rank(MPI_Comm comm, hardy_hardness_t *h) {
   HARDY_CHECK(hardy_dist_rank(comm, h->score, h->id, h->n, h->rank, &h->n_total));
-  for (int64_t i = 0; i < h->n; i++) h->q[i] = hardy_dist_rank_fraction(h->rank[i], h->n_total);
+  for (int64_t i = 0; i < h->n; i++)
+    h->q[i] = hardy_dist_rank_fraction(h->rank[i], h->n_total);
   return HARDY_OK;
 }

@@ -31,8 +31,8 @@ extern void dsyrk_(const char *uplo, const char *trans, const int *n, const int 
                    const double *alpha, const double *a, const int *lda, const double *beta,
                    double *c, const int *ldc, size_t, size_t);
 extern void dtrsm_(const char *side, const char *uplo, const char *transa, const char *diag,
-                   const int *m, const int *n, const double *alpha, const double *a,
-                   const int *lda, double *b, const int *ldb, size_t, size_t, size_t, size_t);
+                   const int *m, const int *n, const double *alpha, const double *a, const int *lda,
+                   double *b, const int *ldb, size_t, size_t, size_t, size_t);
 extern int numroc_(const int *n, const int *nb, const int *iproc, const int *isrcproc,
                    const int *nprocs);
 extern void descinit_(int *desc, const int *m, const int *n, const int *mb, const int *nb,
@@ -53,7 +53,8 @@ enum { ROW_BLOCK = 256 };
 
 double hardy_hardness_softmax_entropy(const float *z, int hidden) {
   double zmax = -INFINITY;
-  for (int k = 0; k < hidden; k++) zmax = fmax(zmax, (double)z[k]);
+  for (int k = 0; k < hidden; k++)
+    zmax = fmax(zmax, (double)z[k]);
   /* H = -sum p log p with log p_k = z_k - zmax - log s:  H = log s - sum p_k (z_k - zmax). */
   double s = 0.0, sz = 0.0;
   for (int k = 0; k < hidden; k++) {
@@ -66,11 +67,13 @@ double hardy_hardness_softmax_entropy(const float *z, int hidden) {
 
 int hardy_hardness_entropy_pairs(const float *const z[3], const float *const pair[3], int hidden,
                                  int64_t n, double *pair_mi) {
-  if (hidden <= 0) return hardy_fail(HARDY_ERR_INPUT, "entropy MI: hidden size %d", hidden);
+  if (hidden <= 0)
+    return hardy_fail(HARDY_ERR_INPUT, "entropy MI: hidden size %d", hidden);
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; i++) {
     double ent[3];
-    for (int m = 0; m < 3; m++) ent[m] = hardy_hardness_softmax_entropy(z[m] + i * hidden, hidden);
+    for (int m = 0; m < 3; m++)
+      ent[m] = hardy_hardness_softmax_entropy(z[m] + i * hidden, hidden);
     for (int p = 0; p < HARDY_N_PAIR; p++)
       pair_mi[i * HARDY_N_PAIR + p] = ent[HARDY_PAIR_MOD[p][0]] + ent[HARDY_PAIR_MOD[p][1]] -
                                       hardy_hardness_softmax_entropy(pair[p] + i * hidden, hidden);
@@ -97,7 +100,8 @@ static int block_cols(int j, int hidden, int *cols /* [2H] */) {
   int n_mod = j < HARDY_N_PAIR ? 2 : 1, dim = 0;
   for (int s = 0; s < n_mod; s++) {
     int m = j < HARDY_N_PAIR ? HARDY_PAIR_MOD[j][s] : j - HARDY_N_PAIR;
-    for (int k = 0; k < hidden; k++) cols[dim++] = m * hidden + k;
+    for (int k = 0; k < hidden; k++)
+      cols[dim++] = m * hidden + k;
   }
   return dim;
 }
@@ -114,8 +118,8 @@ static int not_pd(int j, int column, double ridge) {
   char name[64];
   block_name(j, name, sizeof name);
   return hardy_fail(HARDY_ERR_INPUT,
-                    "%s is not positive definite at column %d; raise hardness.ridge (now %g)",
-                    name, column, ridge);
+                    "%s is not positive definite at column %d; raise hardness.ridge (now %g)", name,
+                    column, ridge);
 }
 
 /* Ridged covariance block: out[a + b*dim] = cov[cols[a], cols[b]] + ridge [a == b]. */
@@ -128,14 +132,17 @@ static void extract_block(const double *cov, int width, const int *cols, int dim
 
 static double chol_logdet(const double *l, int dim) {
   double s = 0.0;
-  for (int k = 0; k < dim; k++) s += log(l[k + (size_t)k * dim]);
+  for (int k = 0; k < dim; k++)
+    s += log(l[k + (size_t)k * dim]);
   return 2.0 * s;
 }
 
 void hardy_gauss_mi_free(hardy_gauss_mi_t *g) {
   free(g->mean);
-  for (int p = 0; p < HARDY_N_PAIR; p++) free(g->chol_pair[p]);
-  for (int m = 0; m < 3; m++) free(g->chol_mod[m]);
+  for (int p = 0; p < HARDY_N_PAIR; p++)
+    free(g->chol_pair[p]);
+  for (int m = 0; m < 3; m++)
+    free(g->chol_mod[m]);
   memset(g, 0, sizeof *g);
 }
 
@@ -148,9 +155,11 @@ static int fit_moments(MPI_Comm comm, const float *const z[3], int hidden, int64
   memset(mean, 0, (size_t)width * sizeof *mean);
   for (int m = 0; m < 3; m++)
     for (int64_t i = 0; i < n_local; i++)
-      for (int k = 0; k < hidden; k++) mean[m * hidden + k] += z[m][i * hidden + k];
+      for (int k = 0; k < hidden; k++)
+        mean[m * hidden + k] += z[m][i * hidden + k];
   HARDY_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, mean, width, MPI_DOUBLE, MPI_SUM, comm));
-  for (int c = 0; c < width; c++) mean[c] /= (double)n_fit;
+  for (int c = 0; c < width; c++)
+    mean[c] /= (double)n_fit;
 
   double *centred = hardy_malloc((size_t)ROW_BLOCK * width * sizeof *centred, "centred rows");
   HARDY_CHECK(hardy_agree(centred ? HARDY_OK : HARDY_ERR_RUNTIME, comm));
@@ -167,8 +176,7 @@ static int fit_moments(MPI_Comm comm, const float *const z[3], int hidden, int64
     dsyrk_("L", "N", &width, &rows, &one, centred, &width, &one, cov, &width, 1, 1);
   }
   free(centred);
-  HARDY_MPI_CHECK(
-      MPI_Allreduce(MPI_IN_PLACE, cov, width * width, MPI_DOUBLE, MPI_SUM, comm));
+  HARDY_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, cov, width * width, MPI_DOUBLE, MPI_SUM, comm));
   for (int b = 0; b < width; b++)
     for (int a = b; a < width; a++) {
       double v = cov[a + (size_t)b * width] / (double)(n_fit - 1);
@@ -187,7 +195,8 @@ static void grid_open(MPI_Comm comm, blacs_grid_t *g) {
   int nranks = 1;
   MPI_Comm_size(comm, &nranks);
   int rows = (int)sqrt((double)nranks);
-  while (rows > 1 && nranks % rows) rows--;
+  while (rows > 1 && nranks % rows)
+    rows--;
   g->nprow = rows;
   g->npcol = nranks / rows;
   g->handle = Csys2blacs_handle(comm);
@@ -233,13 +242,15 @@ static int grid_cholesky(MPI_Comm comm, const blacs_grid_t *g, double *a, int di
     for (int li = 0; li < mloc; li++)
       local[li + (size_t)lj * lld] = a[global_index(li, nb, g->myrow, g->nprow) + (size_t)gj * dim];
   }
-  if (info == 0) pdpotrf_("L", &dim, local, &one, &one, desc, &info, 1);
+  if (info == 0)
+    pdpotrf_("L", &dim, local, &one, &one, desc, &info, 1);
   memset(a, 0, (size_t)dim * dim * sizeof *a);
   for (int lj = 0; lj < nloc; lj++) {
     int gj = global_index(lj, nb, g->mycol, g->npcol);
     for (int li = 0; li < mloc; li++) {
       int gi = global_index(li, nb, g->myrow, g->nprow);
-      if (gi >= gj) a[gi + (size_t)gj * dim] = local[li + (size_t)lj * lld];
+      if (gi >= gj)
+        a[gi + (size_t)gj * dim] = local[li + (size_t)lj * lld];
     }
   }
   free(local);
@@ -247,8 +258,10 @@ static int grid_cholesky(MPI_Comm comm, const blacs_grid_t *g, double *a, int di
   int mine[2] = {HARDY_MAX(info, 0), HARDY_MAX(-info, 0)}, worst[2];
   HARDY_MPI_CHECK(MPI_Allreduce(mine, worst, 2, MPI_INT, MPI_MAX, comm));
   if (worst[1])
-    return hardy_fail(HARDY_ERR_RUNTIME, "ScaLAPACK descinit/pdpotrf rejected argument %d "
-                      "(matrix order %d, block %d)", worst[1], dim, nb);
+    return hardy_fail(HARDY_ERR_RUNTIME,
+                      "ScaLAPACK descinit/pdpotrf rejected argument %d "
+                      "(matrix order %d, block %d)",
+                      worst[1], dim, nb);
   HARDY_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, a, dim * dim, MPI_DOUBLE, MPI_SUM, comm));
   *info_out = worst[0];
   *block_out = nb;
@@ -282,10 +295,14 @@ static int factor_blocks(MPI_Comm comm, const double *cov, double ridge, hardy_g
     int dim = block_cols(j, hidden, cols), info = 0, nb = 0;
     extract_block(cov, 3 * hidden, cols, dim, ridge, a);
     status = grid_cholesky(comm, &grid, a, dim, &info, &nb);
-    if (status == HARDY_OK && info > 0) status = not_pd(j, info, ridge);
-    if (status == HARDY_OK && j == 0) g->block = nb;
-    if (status == HARDY_OK && j < HARDY_N_PAIR) g->logdet_pair[j] = chol_logdet(a, dim);
-    if (status == HARDY_OK && j >= HARDY_N_PAIR) g->logdet_mod[j - HARDY_N_PAIR] = chol_logdet(a, dim);
+    if (status == HARDY_OK && info > 0)
+      status = not_pd(j, info, ridge);
+    if (status == HARDY_OK && j == 0)
+      g->block = nb;
+    if (status == HARDY_OK && j < HARDY_N_PAIR)
+      g->logdet_pair[j] = chol_logdet(a, dim);
+    if (status == HARDY_OK && j >= HARDY_N_PAIR)
+      g->logdet_mod[j - HARDY_N_PAIR] = chol_logdet(a, dim);
   }
   grid_close(&grid);
   free(cols);
@@ -297,23 +314,28 @@ int hardy_gauss_mi_fit(MPI_Comm comm, const float *const z[3], int hidden, int64
   memset(g, 0, sizeof *g);
   int status = hidden > 0 && ridge >= 0.0
                    ? check_embeddings(z, hidden, n_local)
-                   : hardy_fail(HARDY_ERR_INPUT, "gaussian MI: hidden %d, ridge %g (need > 0, >= 0)",
-                                hidden, ridge);
+                   : hardy_fail(HARDY_ERR_INPUT,
+                                "gaussian MI: hidden %d, ridge %g (need > 0, >= 0)", hidden, ridge);
   HARDY_CHECK(hardy_agree(status, comm));
   int64_t n_fit = 0;
   HARDY_MPI_CHECK(MPI_Allreduce(&n_local, &n_fit, 1, MPI_INT64_T, MPI_SUM, comm));
   if (n_fit < 2)
-    return hardy_fail(HARDY_ERR_INPUT, "gaussian MI needs at least 2 training utterances over "
-                      "all ranks to fit a covariance, got %lld", (long long)n_fit);
+    return hardy_fail(HARDY_ERR_INPUT,
+                      "gaussian MI needs at least 2 training utterances over "
+                      "all ranks to fit a covariance, got %lld",
+                      (long long)n_fit);
   size_t width = 3 * (size_t)hidden;
   double *cov = hardy_malloc(width * width * sizeof *cov, "embedding covariance");
   status = alloc_model(g, hidden);
   status = hardy_agree(cov ? status : HARDY_ERR_RUNTIME, comm);
   g->n_fit = n_fit;
-  if (status == HARDY_OK) status = fit_moments(comm, z, hidden, n_local, n_fit, g->mean, cov);
-  if (status == HARDY_OK) status = factor_blocks(comm, cov, ridge, g);
+  if (status == HARDY_OK)
+    status = fit_moments(comm, z, hidden, n_local, n_fit, g->mean, cov);
+  if (status == HARDY_OK)
+    status = factor_blocks(comm, cov, ridge, g);
   free(cov);
-  if (status < 0) hardy_gauss_mi_free(g);
+  if (status < 0)
+    hardy_gauss_mi_free(g);
   return status;
 }
 
@@ -326,7 +348,8 @@ static void solve_norms(const double *l, int dim, double *x, int rows, double *q
   dtrsm_("L", "L", "N", "N", &dim, &rows, &one, l, &dim, x, &dim, 1, 1, 1, 1);
   for (int i = 0; i < rows; i++) {
     double s = 0.0;
-    for (int k = 0; k < dim; k++) s += x[(size_t)i * dim + k] * x[(size_t)i * dim + k];
+    for (int k = 0; k < dim; k++)
+      s += x[(size_t)i * dim + k] * x[(size_t)i * dim + k];
     q[i] = s;
   }
 }
@@ -367,7 +390,8 @@ int hardy_gauss_mi_eval(const hardy_gauss_mi_t *g, const float *const z[3], int6
     for (int i = 0; i < rows; i++)
       for (int p = 0; p < HARDY_N_PAIR; p++) {
         int m = HARDY_PAIR_MOD[p][0], k = HARDY_PAIR_MOD[p][1];
-        double qj = q[(size_t)p * ROW_BLOCK + i], qm = q[(size_t)(HARDY_N_PAIR + m) * ROW_BLOCK + i],
+        double qj = q[(size_t)p * ROW_BLOCK + i],
+               qm = q[(size_t)(HARDY_N_PAIR + m) * ROW_BLOCK + i],
                qk = q[(size_t)(HARDY_N_PAIR + k) * ROW_BLOCK + i];
         pair_mi[(r0 + i) * HARDY_N_PAIR + p] =
             -0.5 * (g->logdet_pair[p] - g->logdet_mod[m] - g->logdet_mod[k] + qj - qm - qk);
@@ -385,16 +409,20 @@ int hardy_gauss_mi_eval(const hardy_gauss_mi_t *g, const float *const z[3], int6
 static int cholesky_ref(double *a, int dim) {
   for (int j = 0; j < dim; j++) {
     double d = a[j + (size_t)j * dim];
-    for (int k = 0; k < j; k++) d -= a[j + (size_t)k * dim] * a[j + (size_t)k * dim];
-    if (!(d > 0.0)) return j + 1;
+    for (int k = 0; k < j; k++)
+      d -= a[j + (size_t)k * dim] * a[j + (size_t)k * dim];
+    if (!(d > 0.0))
+      return j + 1;
     d = sqrt(d);
     a[j + (size_t)j * dim] = d;
     for (int i = j + 1; i < dim; i++) {
       double s = a[i + (size_t)j * dim];
-      for (int k = 0; k < j; k++) s -= a[i + (size_t)k * dim] * a[j + (size_t)k * dim];
+      for (int k = 0; k < j; k++)
+        s -= a[i + (size_t)k * dim] * a[j + (size_t)k * dim];
       a[i + (size_t)j * dim] = s / d;
     }
-    for (int i = 0; i < j; i++) a[i + (size_t)j * dim] = 0.0;
+    for (int i = 0; i < j; i++)
+      a[i + (size_t)j * dim] = 0.0;
   }
   return 0;
 }
@@ -404,7 +432,8 @@ static double mahalanobis_ref(const double *l, int dim, const double *x, double 
   double s = 0.0;
   for (int i = 0; i < dim; i++) {
     double v = x[i];
-    for (int k = 0; k < i; k++) v -= l[i + (size_t)k * dim] * y[k];
+    for (int k = 0; k < i; k++)
+      v -= l[i + (size_t)k * dim] * y[k];
     y[i] = v / l[i + (size_t)i * dim];
     s += y[i] * y[i];
   }
@@ -413,40 +442,51 @@ static double mahalanobis_ref(const double *l, int dim, const double *x, double 
 
 int hardy_gauss_mi_ref(const float *const z[3], int hidden, int64_t n, double ridge,
                        double *pair_mi) {
-  if (n < 2) return hardy_fail(HARDY_ERR_INPUT, "gaussian MI reference: %lld rows", (long long)n);
+  if (n < 2)
+    return hardy_fail(HARDY_ERR_INPUT, "gaussian MI reference: %lld rows", (long long)n);
   int width = 3 * hidden;
   hardy_gauss_mi_t g = {0};
-  double *cov = calloc((size_t)width * width, sizeof *cov), *row = malloc((size_t)width * sizeof *row),
-         *y = malloc((size_t)width * sizeof *y);
+  double *cov = calloc((size_t)width * width, sizeof *cov),
+         *row = malloc((size_t)width * sizeof *row), *y = malloc((size_t)width * sizeof *y);
   int *idx = malloc((size_t)2 * hidden * sizeof *idx);
   int status = alloc_model(&g, hidden);
-  if (!cov || !row || !y || !idx) status = hardy_fail(HARDY_ERR_RUNTIME, "gaussian MI reference: out of memory");
+  if (!cov || !row || !y || !idx)
+    status = hardy_fail(HARDY_ERR_RUNTIME, "gaussian MI reference: out of memory");
   for (int c = 0; status == HARDY_OK && c < width; c++) {
     double s = 0.0;
-    for (int64_t i = 0; i < n; i++) s += z[c / hidden][i * hidden + c % hidden];
+    for (int64_t i = 0; i < n; i++)
+      s += z[c / hidden][i * hidden + c % hidden];
     g.mean[c] = s / (double)n;
   }
   for (int64_t i = 0; status == HARDY_OK && i < n; i++) {
-    for (int c = 0; c < width; c++) row[c] = z[c / hidden][i * hidden + c % hidden] - g.mean[c];
+    for (int c = 0; c < width; c++)
+      row[c] = z[c / hidden][i * hidden + c % hidden] - g.mean[c];
     for (int b = 0; b < width; b++)
-      for (int a = 0; a < width; a++) cov[a + (size_t)b * width] += row[a] * row[b] / (double)(n - 1);
+      for (int a = 0; a < width; a++)
+        cov[a + (size_t)b * width] += row[a] * row[b] / (double)(n - 1);
   }
   for (int j = 0; status == HARDY_OK && j < HARDY_N_PAIR + 3; j++) {
     double *a = j < HARDY_N_PAIR ? g.chol_pair[j] : g.chol_mod[j - HARDY_N_PAIR];
     int dim = block_cols(j, hidden, idx);
     extract_block(cov, width, idx, dim, ridge, a);
     int info = cholesky_ref(a, dim);
-    if (info) status = not_pd(j, info, ridge);
-    else if (j < HARDY_N_PAIR) g.logdet_pair[j] = chol_logdet(a, dim);
-    else g.logdet_mod[j - HARDY_N_PAIR] = chol_logdet(a, dim);
+    if (info)
+      status = not_pd(j, info, ridge);
+    else if (j < HARDY_N_PAIR)
+      g.logdet_pair[j] = chol_logdet(a, dim);
+    else
+      g.logdet_mod[j - HARDY_N_PAIR] = chol_logdet(a, dim);
   }
   for (int64_t i = 0; status == HARDY_OK && i < n; i++) {
     double qj[HARDY_N_PAIR], qm[3];
     for (int j = 0; j < HARDY_N_PAIR + 3; j++) {
       int dim = block_cols(j, hidden, idx);
-      for (int c = 0; c < dim; c++) row[c] = z[idx[c] / hidden][i * hidden + idx[c] % hidden] - g.mean[idx[c]];
-      if (j < HARDY_N_PAIR) qj[j] = mahalanobis_ref(g.chol_pair[j], dim, row, y);
-      else qm[j - HARDY_N_PAIR] = mahalanobis_ref(g.chol_mod[j - HARDY_N_PAIR], dim, row, y);
+      for (int c = 0; c < dim; c++)
+        row[c] = z[idx[c] / hidden][i * hidden + idx[c] % hidden] - g.mean[idx[c]];
+      if (j < HARDY_N_PAIR)
+        qj[j] = mahalanobis_ref(g.chol_pair[j], dim, row, y);
+      else
+        qm[j - HARDY_N_PAIR] = mahalanobis_ref(g.chol_mod[j - HARDY_N_PAIR], dim, row, y);
     }
     for (int p = 0; p < HARDY_N_PAIR; p++) {
       int m = HARDY_PAIR_MOD[p][0], k = HARDY_PAIR_MOD[p][1];

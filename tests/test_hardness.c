@@ -6,18 +6,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
 #include "hardy/common.h"
 #include "hardy/hardness.h"
 #include "hardy/rng.h"
+#include "harness.h"
 
-static double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
+static double sigmoid(double x) {
+  return 1.0 / (1.0 + exp(-x));
+}
 
 static void test_direct(void) {
   const int dims[3] = {2, 1, 3};
   /* x_hat rows: [a0 a1 | t0 | v0 v1 v2] */
   const float x_hat[3 * 6] = {5, 5, 5, 5, 5, 5, /**/ 9, 9, 2, 1, 1, 1, /**/ 1, 2, 7, 7, 7, 7};
-  const float xa[3 * 2] = {0, 0, 0, 0, 0, 0}, xt[3] = {0, 0, 0}, xv[3 * 3] = {0, 0, 0, 0, 1, 3, 0, 0, 0};
+  const float xa[3 * 2] = {0, 0, 0, 0, 0, 0}, xt[3] = {0, 0, 0},
+                     xv[3 * 3] = {0, 0, 0, 0, 1, 3, 0, 0, 0};
   const float *x[3] = {xa, xt, xv};
   const uint8_t avail[3] = {HARDY_MOD_ALL, HARDY_MOD_A, HARDY_MOD_T | HARDY_MOD_V};
   double e[3];
@@ -37,15 +40,15 @@ static void test_entropy(void) {
   const float za[2] = {0, 0}, zt[2] = {0, (float)log(3.0)}, zv[2] = {1000, 1000};
   const float jat[2] = {5, 5}, jav[2] = {0, (float)log(3.0)}, jtv[2] = {-1000, 0};
   TEST_NEAR(hardy_hardness_softmax_entropy(za, 2), log2, 1e-12, 0);
-  TEST_NEAR(hardy_hardness_softmax_entropy(zt, 2), h3, 1e-7, 0); /* log 3 rounded to float */
+  TEST_NEAR(hardy_hardness_softmax_entropy(zt, 2), h3, 1e-7, 0);    /* log 3 rounded to float */
   TEST_NEAR(hardy_hardness_softmax_entropy(zv, 2), log2, 1e-12, 0); /* no overflow */
   TEST_NEAR(hardy_hardness_softmax_entropy(jtv, 2), 0.0, 1e-12, 0); /* p = (e^-1000, 1) */
   const float *z[3] = {za, zt, zv}, *pair[3] = {jat, jav, jtv};
   double pmi[3];
   TEST_EQ_INT(hardy_hardness_entropy_pairs(z, pair, 2, 1, pmi), 0);
-  TEST_NEAR(pmi[0], log2 + h3 - log2, 1e-7, 0);  /* (a,t) */
-  TEST_NEAR(pmi[1], log2 + log2 - h3, 1e-7, 0);  /* (a,v) */
-  TEST_NEAR(pmi[2], h3 + log2 - 0.0, 1e-7, 0);   /* (t,v) */
+  TEST_NEAR(pmi[0], log2 + h3 - log2, 1e-7, 0); /* (a,t) */
+  TEST_NEAR(pmi[1], log2 + log2 - h3, 1e-7, 0); /* (a,v) */
+  TEST_NEAR(pmi[2], h3 + log2 - 0.0, 1e-7, 0);  /* (t,v) */
 
   /* The pair rule: (present, missing) pairs, or all pairs when nothing is missing. */
   const double v[3] = {1.0, 10.0, 100.0}; /* (a,t), (a,v), (t,v) */
@@ -53,9 +56,14 @@ static void test_entropy(void) {
     uint8_t mask;
     double sum;
   } rule[] = {
-      {HARDY_MOD_ALL, 111}, {HARDY_MOD_A, 11}, {HARDY_MOD_T, 101}, {HARDY_MOD_V, 110},
-      {HARDY_MOD_A | HARDY_MOD_T, 110}, {HARDY_MOD_A | HARDY_MOD_V, 101},
-      {HARDY_MOD_T | HARDY_MOD_V, 11}, {0, 0},
+      {HARDY_MOD_ALL, 111},
+      {HARDY_MOD_A, 11},
+      {HARDY_MOD_T, 101},
+      {HARDY_MOD_V, 110},
+      {HARDY_MOD_A | HARDY_MOD_T, 110},
+      {HARDY_MOD_A | HARDY_MOD_V, 101},
+      {HARDY_MOD_T | HARDY_MOD_V, 11},
+      {0, 0},
   };
   for (size_t r = 0; r < sizeof rule / sizeof *rule; r++) {
     double mi = -1;
@@ -65,8 +73,8 @@ static void test_entropy(void) {
 }
 
 static hardy_hardness_params_t default_params(void) {
-  hardy_hardness_params_t p = {HARDY_MI_ENTROPY, HARDY_MI_LOW_IS_HARD, 4.0, 0.6, 0.4, 1e-4, true,
-                               true};
+  hardy_hardness_params_t p = {
+      HARDY_MI_ENTROPY, HARDY_MI_LOW_IS_HARD, 4.0, 0.6, 0.4, 1e-4, true, true};
   return p;
 }
 
@@ -99,7 +107,8 @@ static void test_combine_by_hand(void) {
   /* high_is_hard, direct view off, constant direct column: only +mi matters, no 0/0 */
   p.mi_sign = HARDY_MI_HIGH_IS_HARD;
   p.use_direct = false;
-  for (int i = 0; i < 4; i++) h.direct[i] = 7.0;
+  for (int i = 0; i < 4; i++)
+    h.direct[i] = 7.0;
   TEST_EQ_INT(hardy_hardness_combine(MPI_COMM_SELF, &p, &h), 0);
   const double mn_high[4] = {0, 1, 0.5, 0};
   for (int i = 0; i < 4; i++) {
@@ -124,7 +133,8 @@ static void fill_rows(hardy_hardness_t *h, int64_t first, int64_t n_total) {
     h->id[i] = (g * 37) % n_total + 1000;
     h->direct[i] = hardy_rng_uniform(key, 1, (uint64_t)g);
     h->mi[i] = (double)(int)(4 * hardy_rng_uniform(key, 2, (uint64_t)g));
-    if (g % 5 == 0) h->direct[i] = 0.0; /* complete utterances */
+    if (g % 5 == 0)
+      h->direct[i] = 0.0; /* complete utterances */
   }
 }
 

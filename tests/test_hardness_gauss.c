@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
 #include "hardy/common.h"
 #include "hardy/hardness.h"
 #include "hardy/rng.h"
+#include "harness.h"
 
 typedef struct {
   int hidden;
@@ -18,7 +18,8 @@ typedef struct {
 } embed_t;
 
 static void embed_free(embed_t *e) {
-  for (int m = 0; m < 3; m++) free(e->z[m]);
+  for (int m = 0; m < 3; m++)
+    free(e->z[m]);
 }
 
 /* Correlated embeddings: z^m = A_m u + noise with a shared 3-d latent u, plus per-modality
@@ -27,7 +28,8 @@ static void make_correlated(embed_t *e, int hidden, int64_t n) {
   e->hidden = hidden;
   e->n = n;
   uint64_t key = hardy_rng_key(11, HARDY_RNG_TEST_DATA);
-  for (int m = 0; m < 3; m++) e->z[m] = malloc((size_t)n * hidden * sizeof(float));
+  for (int m = 0; m < 3; m++)
+    e->z[m] = malloc((size_t)n * hidden * sizeof(float));
   for (int64_t i = 0; i < n; i++) {
     float u[4];
     hardy_rng_normal2(key, 1, (uint64_t)i * 2, u);
@@ -48,14 +50,17 @@ static void my_rows(int64_t n, int64_t *first, int64_t *end) {
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   int64_t b[5] = {0, 0, 0, 0, 0};
-  for (int r = 0; r <= size; r++) b[r] = n * r * (r + 1) / (size * (size + 1));
-  if (size >= 3) b[2] = b[1]; /* rank 1: [b1, b1), rank 2 takes its rows */
+  for (int r = 0; r <= size; r++)
+    b[r] = n * r * (r + 1) / (size * (size + 1));
+  if (size >= 3)
+    b[2] = b[1]; /* rank 1: [b1, b1), rank 2 takes its rows */
   *first = b[rank];
   *end = b[rank + 1];
 }
 
 static void shard_view(const embed_t *e, int64_t first, const float *out[3]) {
-  for (int m = 0; m < 3; m++) out[m] = e->z[m] + first * e->hidden;
+  for (int m = 0; m < 3; m++)
+    out[m] = e->z[m] + first * e->hidden;
 }
 
 static void test_against_ref(int hidden, int64_t n, double ridge) {
@@ -91,7 +96,8 @@ static void test_against_ref(int hidden, int64_t n, double ridge) {
              (long long)n, g.grid_rows, g.grid_cols, g.block, worst);
     /* The estimator finds the planted cross-modal information: mean PMI well above 0. */
     double s[2] = {0, (double)(end - first)};
-    for (int64_t i = 0; i < end - first; i++) s[0] += got[i * 3];
+    for (int64_t i = 0; i < end - first; i++)
+      s[0] += got[i * 3];
     MPI_Allreduce(MPI_IN_PLACE, s, 2, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
     TEST_ASSERT(s[0] / s[1] > 0.1, "mean (a,t) PMI %g: no shared information found", s[0] / s[1]);
     free(got);
@@ -113,7 +119,8 @@ static void test_bivariate(void) {
   my_rows(n, &first, &end);
   int64_t n_local = end - first;
   float *z[3];
-  for (int m = 0; m < 3; m++) z[m] = malloc((size_t)(n_local + 1) * sizeof(float));
+  for (int m = 0; m < 3; m++)
+    z[m] = malloc((size_t)(n_local + 1) * sizeof(float));
   uint64_t key = hardy_rng_key(3, HARDY_RNG_TEST_DATA);
   for (int64_t i = 0; i < n_local; i++) {
     float a[2], b[2];
@@ -128,7 +135,8 @@ static void test_bivariate(void) {
   int rc = hardy_gauss_mi_fit(MPI_COMM_WORLD, zc, 1, n_local, 0.0, &g);
   TEST_ASSERT(rc == 0, "bivariate fit: %s", hardy_error_message());
   double *pmi = malloc((size_t)(n_local + 1) * 3 * sizeof *pmi);
-  if (rc == 0) TEST_EQ_INT(hardy_gauss_mi_eval(&g, zc, n_local, pmi), 0);
+  if (rc == 0)
+    TEST_EQ_INT(hardy_gauss_mi_eval(&g, zc, n_local, pmi), 0);
   double s[5] = {0, 0, 0, 0, 0}; /* sum, sum of squares of (a,t); sum (a,v); sum (t,v) */
   for (int64_t i = 0; rc == 0 && i < n_local; i++) {
     s[0] += pmi[i * 3];
@@ -140,15 +148,17 @@ static void test_bivariate(void) {
   double mean = s[0] / n, sd = sqrt(s[1] / n - mean * mean), tol = 3.0 * sd / sqrt((double)n);
   if (hardy_test_rank() == 0)
     printf("bivariate rho=%.2f n=%lld: mean PMI %.5f, analytic %.5f, tolerance %.5f (3 se), "
-           "independent pairs %.2e %.2e\n", rho, (long long)n, mean, mi_true, tol, s[2] / n,
-           s[3] / n);
+           "independent pairs %.2e %.2e\n",
+           rho, (long long)n, mean, mi_true, tol, s[2] / n, s[3] / n);
   TEST_NEAR(mean, mi_true, tol, 0);
   TEST_NEAR(sd, rho, 0.05, 0); /* sd of PMI_i is rho for a bivariate Gaussian */
   TEST_NEAR(s[2] / n, 0.0, 5.0 / n, 0);
   TEST_NEAR(s[3] / n, 0.0, 5.0 / n, 0);
-  if (rc == 0) hardy_gauss_mi_free(&g);
+  if (rc == 0)
+    hardy_gauss_mi_free(&g);
   free(pmi);
-  for (int m = 0; m < 3; m++) free(z[m]);
+  for (int m = 0; m < 3; m++)
+    free(z[m]);
 }
 
 /* A constant text feature with ridge 0: the (a,t) joint has a zero pivot at column H + 1. Every
@@ -158,7 +168,8 @@ static void test_not_pd(void) {
   const int64_t n = 50;
   embed_t e;
   make_correlated(&e, hidden, n);
-  for (int64_t i = 0; i < n; i++) e.z[1][i * hidden] = 1.0f;
+  for (int64_t i = 0; i < n; i++)
+    e.z[1][i * hidden] = 1.0f;
   int64_t first = 0, end = 0;
   my_rows(n, &first, &end);
   const float *mine[3];
@@ -178,7 +189,8 @@ static void test_not_pd(void) {
   hardy_error_clear();
   rc = hardy_gauss_mi_fit(MPI_COMM_WORLD, mine, hidden, end - first, 1e-6, &g);
   TEST_ASSERT(rc == 0, "with ridge: %s", hardy_error_message());
-  if (rc == 0) hardy_gauss_mi_free(&g);
+  if (rc == 0)
+    hardy_gauss_mi_free(&g);
   /* fewer than two rows over all ranks */
   hardy_error_clear();
   rc = hardy_gauss_mi_fit(MPI_COMM_WORLD, mine, hidden, hardy_test_rank() == 0 ? 1 : 0, 0.1, &g);

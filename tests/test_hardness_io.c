@@ -7,10 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "harness.h"
 #include "hardy/common.h"
 #include "hardy/hardness.h"
 #include "hardy/rng.h"
+#include "harness.h"
 
 enum { N_TOTAL = 23 };
 
@@ -60,7 +60,8 @@ int main(int argc, char **argv) {
               "message: %s", hardy_error_message());
   hardy_error_clear();
   hardy_hardness_free(&h);
-  if (argc <= 1 && rank == 0) unlink(path); /* standalone run: leave nothing behind */
+  if (argc <= 1 && rank == 0)
+    unlink(path); /* standalone run: leave nothing behind */
   int status = hardy_test_finish("test_hardness_io");
   MPI_Finalize();
   return status;

@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
 #include "hardy/common.h"
 #include "hardy/dist.h"
 #include "hardy/rng.h"
+#include "harness.h"
 
 typedef enum { SCORES_RANDOM, SCORES_TIES, SCORES_EQUAL } scores_t;
 typedef enum { SPLIT_EVEN, SPLIT_SKEWED, SPLIT_LAST_ONLY, SPLIT_SECOND_EMPTY } split_t;
@@ -58,7 +58,8 @@ static void check_case(int64_t n, scores_t kind, split_t split, const char *labe
   TEST_ASSERT(rc == 0, "%s: status %d: %s", label, rc, hardy_error_message());
   TEST_EQ_INT(total, n);
   int64_t mismatch = 0;
-  for (int64_t i = first; i < end; i++) mismatch += got[i - first] != ref[i];
+  for (int64_t i = first; i < end; i++)
+    mismatch += got[i - first] != ref[i];
   TEST_ASSERT(mismatch == 0, "%s: %lld of %lld ranks differ from the serial sort", label,
               (long long)mismatch, (long long)(end - first));
   /* The global ranks are a permutation of 0..n-1: their sum and sum of squares match. */
@@ -85,8 +86,10 @@ static void check_errors(void) {
   double score[2] = {0.5, 0.5};
   int64_t id[2] = {rank * 10 + 1, 42}, out[2];
   int64_t n_local = rank == size - 1 ? 2 : 1;
-  if (size == 1) id[0] = 42;
-  else if (rank == 0) id[0] = 42;
+  if (size == 1)
+    id[0] = 42;
+  else if (rank == 0)
+    id[0] = 42;
   hardy_error_clear();
   int rc = hardy_dist_rank(MPI_COMM_WORLD, score, id, n_local, out, NULL);
   TEST_EQ_INT(rc, HARDY_ERR_INPUT);

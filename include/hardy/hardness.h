@@ -34,7 +34,7 @@ typedef struct {
   int estimator; /* hardy_mi_estimator_t */
   int mi_sign;   /* hardy_mi_sign_t: indirect = -MI (low_is_hard) or +MI (high_is_hard) */
   double beta, alpha1, alpha2;
-  double ridge; /* added to the covariance diagonals of the gaussian estimator */
+  double ridge;                  /* added to the covariance diagonals of the gaussian estimator */
   bool use_direct, use_indirect; /* a disabled view contributes 0 to the score */
 } hardy_hardness_params_t;
 
@@ -43,18 +43,18 @@ hardy_hardness_params_t hardy_hardness_params_from_config(const hardy_config_t *
 /* Per-row results for this rank's training utterances. Every array has n rows and is owned by
  * the struct (hardy_hardness_alloc / hardy_hardness_free). Raw values are double. */
 typedef struct {
-  int64_t n;       /* rows on this rank (may be 0) */
-  int64_t n_total; /* rows over all ranks; set by hardy_hardness_rank */
-  int64_t *id;     /* [n] global utterance ids, unique over all ranks */
-  uint8_t *mask;   /* [n] training availability bit set r_i */
-  double *direct;  /* [n] e_i, raw */
-  double *mi;      /* [n] summed MI estimate (entropy I or gaussian PMI), raw */
-  double *indirect; /* [n] signed indirect hardness: -mi (low_is_hard) or +mi (high_is_hard) */
+  int64_t n;             /* rows on this rank (may be 0) */
+  int64_t n_total;       /* rows over all ranks; set by hardy_hardness_rank */
+  int64_t *id;           /* [n] global utterance ids, unique over all ranks */
+  uint8_t *mask;         /* [n] training availability bit set r_i */
+  double *direct;        /* [n] e_i, raw */
+  double *mi;            /* [n] summed MI estimate (entropy I or gaussian PMI), raw */
+  double *indirect;      /* [n] signed indirect hardness: -mi (low_is_hard) or +mi (high_is_hard) */
   double *direct_norm;   /* [n] e_hat in [0, 1] */
   double *indirect_norm; /* [n] m_hat in [0, 1] */
-  double *score;   /* [n] h_i = sigmoid(beta (alpha1 e_hat + alpha2 m_hat)) */
-  int64_t *rank;   /* [n] position of (h_i, id_i) in ascending order over all ranks */
-  double *q;       /* [n] rank / (n_total - 1), 0 when n_total == 1 */
+  double *score;         /* [n] h_i = sigmoid(beta (alpha1 e_hat + alpha2 m_hat)) */
+  int64_t *rank;         /* [n] position of (h_i, id_i) in ascending order over all ranks */
+  double *q;             /* [n] rank / (n_total - 1), 0 when n_total == 1 */
 } hardy_hardness_t;
 
 /* Allocate zeroed arrays for n rows (n may be 0). Local. Free with hardy_hardness_free. */
@@ -87,11 +87,11 @@ int hardy_hardness_pair_sum(const double *pair_mi /* [n, 3] */, const uint8_t *a
  * factors of the ridged joint (2H x 2H) covariance of each pair and of each marginal (H x H)
  * covariance, replicated on every rank. Factors are lower triangular, column-major. */
 typedef struct {
-  int hidden;                    /* H */
-  int64_t n_fit;                 /* rows the fit used, over all ranks */
-  double *mean;                  /* [3H] */
+  int hidden;                      /* H */
+  int64_t n_fit;                   /* rows the fit used, over all ranks */
+  double *mean;                    /* [3H] */
   double *chol_pair[HARDY_N_PAIR]; /* [2H, 2H] col-major lower: chol(Cov([z^m; z^n]) + ridge I) */
-  double *chol_mod[3];           /* [H, H] col-major lower: chol(Cov(z^m) + ridge I) */
+  double *chol_mod[3];             /* [H, H] col-major lower: chol(Cov(z^m) + ridge I) */
   double logdet_pair[HARDY_N_PAIR], logdet_mod[3]; /* log det of the ridged covariances */
   int grid_rows, grid_cols, block; /* the BLACS grid and block size the factors came from */
 } hardy_gauss_mi_t;
