@@ -55,8 +55,10 @@ typedef enum {
 typedef struct {
   double task;   /* sum_i w_i * task loss_i (fused head, or sum of unimodal heads) */
   double rec;    /* sum_i w_i * sum_m (1 - r_i^m) ||x_hat - x||^2 / d_m */
-  double total;  /* what the gradients are of */
+  double total;  /* what the gradients are of: task + lambda_rec * rec + pair */
   double weight; /* sum_i w_i */
+  double pair;   /* cross_attention, stage 2: sum over pairs of sum_i w_i * task loss of the
+                    pair head (rows where either modality is present); 0 otherwise */
 } hardy_losses_t;
 
 /* Outputs of an evaluation forward pass; model-owned, valid until the next call. */
@@ -106,5 +108,17 @@ int hardy_model_forward(hardy_model_t *m, const hardy_batch_t *b, hardy_model_ou
 /* Loss of an evaluation forward pass without gradients (same definitions as train_step). */
 int hardy_model_eval_loss(hardy_model_t *m, const hardy_batch_t *b, hardy_stage_t stage,
                           float lambda_rec, hardy_losses_t *losses);
+
+/* Forward pass with training-mode dropout of optimiser step `step` (the masks train_step uses);
+ * outputs as hardy_model_forward. For tests of mask invariance and MC-dropout. */
+int hardy_model_forward_dropout(hardy_model_t *m, const hardy_batch_t *b, uint64_t step,
+                                hardy_model_out_t *out);
+
+/* Reference path (tests): no row packing or skipping, every batch row through every module
+ * with masked attention keys, and the plain _ref kernels. Same results within rounding. */
+void hardy_model_set_reference(hardy_model_t *m, bool reference);
+
+/* Number of weights (the arena without alignment padding). */
+size_t hardy_model_count_weights(const hardy_model_t *m);
 
 #endif
