@@ -14,13 +14,15 @@
 #include "hardy/common.h"
 #include "hardy/knn.h"
 
-/* Tile sizes: a query sub-block of up to QB rows against XB index rows; the QB x XB float tile
- * (256 KiB at 128 x 512) stays in L2 next to sgemm's packed panels. Measured in docs/KNN.md. */
+/* Tile sizes: a query sub-block of up to QB rows against XB index rows. sgemm re-packs both
+ * operands on every call (cost ~ 1/QB + 1/XB of the flops), while the tile itself costs only
+ * 8 bytes of traffic per 2d flops, so large tiles win even when they spill from L2; 512 x 1024
+ * measured best among 128..512 x 256..2048 (docs/KNN.md). XB <= 64 * CHUNK. */
 #ifndef HARDY_KNN_QB
-#define HARDY_KNN_QB 128
+#define HARDY_KNN_QB 512
 #endif
 #ifndef HARDY_KNN_XB
-#define HARDY_KNN_XB 512
+#define HARDY_KNN_XB 1024
 #endif
 enum { LANES = 16, CHUNK = 64 };
 
@@ -56,23 +58,23 @@ static float sqnorm(const float *a, int d) {
   return (float)s;
 }
 
-/* Insert p into the sorted list (length k) if it belongs there. */
-static void topk_insert(hardy_topk_pair_t *list, int k, hardy_topk_pair_t p) {
-  if (!hardy_topk_less(p, list[k - 1])) return;
-  int at = k - 1;
-  while (at > 0 && hardy_topk_less(p, list[at - 1])) {
-    list[at] = list[at - 1];
-    at--;
-  }
-  list[at] = p;
-}
-
-/* Bound on |GEMM-expanded distance - exact| + |direct sum - exact| relative to |q|^2 + |x|^2:
- * each is at most gamma_{d+2} (|q|^2 + |x|^2 + 2|q||x|) <= 2 gamma (|q|^2 + |x|^2). */
+/* Bound on |GEMM-expanded distance - exact distance| relative to |q|^2 + |x|^2, doubled (the
+ * band argument below needs 2e): e <= gamma_{d+2} (|q|^2 + |x|^2 + 2|q||x|) <= 2 gamma
+ * (|q|^2 + |x|^2); plus slack for the float32 rounding of the final order. */
 static float filter_margin(int d) {
   double u = ldexp(1.0, -24), g = (d + 4) * u / (1.0 - (d + 4) * u);
-  return (float)(4.0 * g * 1.01);
+  return (float)(4.0 * g * 1.01 + 4.0 * u);
 }
+
+/* A candidate of one query: its GEMM-expanded distance (approx), its direct distance once
+ * computed (exact, < 0 before), its global id and its row in the index. */
+typedef struct {
+  float approx, exact;
+  int64_t id, pos;
+} cand_t;
+
+/* Candidates per query kept between compactions. */
+static int cand_cap(int k) { return 2 * k + 8; }
 
 typedef struct {
   const float *q, *x, *q_norm, *x_norm;
@@ -83,42 +85,116 @@ typedef struct {
   hardy_topk_pair_t *lists;
 } kernel_args_t;
 
-/* One query sub-block [q0, q1) against every index block; tile [q1-q0, XB] is thread-private. */
-static int64_t search_subblock(const kernel_args_t *a, int64_t q0, int64_t q1, float *tile) {
-  int64_t n_cand = 0;
-  int k = a->k, d = a->d;
-  for (int64_t i = q0; i < q1; i++) hardy_topk_clear(a->lists + i * k, k);
+static int by_approx(const cand_t *a, const cand_t *b) {
+  return a->approx < b->approx || (a->approx == b->approx && a->id < b->id);
+}
+static int by_exact(const cand_t *a, const cand_t *b) {
+  return a->exact < b->exact || (a->exact == b->exact && a->id < b->id);
+}
+static void sort_cands(cand_t *c, int n, int (*less)(const cand_t *, const cand_t *)) {
+  for (int i = 1; i < n; i++) {
+    cand_t t = c[i];
+    int j = i;
+    for (; j > 0 && less(&t, &c[j - 1]); j--) c[j] = c[j - 1];
+    c[j] = t;
+  }
+}
+
+/* Direct distances for the candidates that lack one, then order by (exact, id). */
+static int64_t refine(const kernel_args_t *a, int64_t qi, cand_t *c, int n) {
+  int64_t n_direct = 0;
+  for (int i = 0; i < n; i++)
+    if (c[i].exact < 0.0f) {
+      c[i].exact = (float)l2sq_direct(a->q + qi * a->d, a->x + c[i].pos * a->d, a->d);
+      n_direct++;
+    }
+  sort_cands(c, n, by_exact);
+  return n_direct;
+}
+
+/* Why the band keeps the answer: a member y of the true top-K has exact(y) <= exact of some
+ * item among the K smallest approx values, so approx(y) <= exact(y) + e <= approx_K + 2e. The
+ * K-th smallest approx only decreases, so dropping items above approx_K + 2e is safe; when
+ * many items crowd the band (duplicates), they are refined and only the K best kept. */
+static int64_t cand_add(const kernel_args_t *a, int64_t qi, cand_t *c, int *n, float band, cand_t item) {
+  int k = a->k, at = *n;
+  for (; at > 0 && by_approx(&item, &c[at - 1]); at--) c[at] = c[at - 1];
+  c[at] = item;
+  (*n)++;
+  if (*n > k)
+    while (*n > k && c[*n - 1].approx > c[k - 1].approx + band) (*n)--;
+  if (*n < cand_cap(k)) return 0;
+  int64_t n_direct = refine(a, qi, c, *n);
+  *n = k;
+  sort_cands(c, *n, by_approx);
+  return n_direct;
+}
+
+/* Finish one tile row in place (row[j] += |q|^2 + |x_j|^2) and return a bit per CHUNK-wide
+ * chunk holding a value <= lim. The one vector pass over the tile; built for AVX-512, AVX2 and
+ * baseline x86-64 and picked at load time (the library itself is not built with -march). */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static uint64_t finish_row(float *row, float qn, const float *xn, int xb, float lim) {
+  uint64_t hits = 0;
+  for (int c0 = 0, bit = 0; c0 < xb; c0 += CHUNK, bit++) {
+    int c1 = HARDY_MIN(c0 + CHUNK, xb), hit = 0;
+    for (int j = c0; j < c1; j++) {
+      float v = row[j] + qn + xn[j];
+      row[j] = v;
+      hit |= v <= lim;
+    }
+    if (hit) hits |= (uint64_t)1 << bit;
+  }
+  return hits;
+}
+
+/* One query sub-block [q0, q1) against every index block; tile [q1-q0, XB] and the candidate
+ * lists [q1-q0, cand_cap(k)] are thread-private. */
+static int64_t search_subblock(const kernel_args_t *a, int64_t q0, int64_t q1, float *tile,
+                               cand_t *cands) {
+  int64_t n_direct = 0;
+  int k = a->k, d = a->d, cap = cand_cap(k), qb = (int)(q1 - q0);
+  int n_cand[HARDY_KNN_QB] = {0};
   for (int64_t x0 = 0; x0 < a->n_index; x0 += HARDY_KNN_XB) {
     int xb = (int)HARDY_MIN((int64_t)HARDY_KNN_XB, a->n_index - x0);
-    int qb = (int)(q1 - q0);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, qb, xb, d, -2.0f, a->q + q0 * d, d,
                 a->x + x0 * d, d, 0.0f, tile, xb);
-    const float *xn = a->x_norm + x0;
     for (int i = 0; i < qb; i++) {
       int64_t qi = q0 + i;
-      hardy_topk_pair_t *list = a->lists + qi * k;
-      float qn = a->q_norm[qi], tol = a->margin * (qn + a->x_norm_max);
-      float lim = list[k - 1].dist + tol;
+      cand_t *c = cands + (size_t)i * cap;
+      float band = a->margin * (a->q_norm[qi] + a->x_norm_max);
+      float lim = n_cand[i] >= k ? c[k - 1].approx + band : INFINITY;
       float *row = tile + (size_t)i * xb;
-      for (int c0 = 0; c0 < xb; c0 += CHUNK) {
-        int c1 = HARDY_MIN(c0 + CHUNK, xb), hit = 0;
-        for (int j = c0; j < c1; j++) {
-          float v = row[j] + qn + xn[j];
-          row[j] = v;
-          hit |= v <= lim;
-        }
-        if (!hit) continue;
-        for (int j = c0; j < c1; j++) {
+      uint64_t hits = finish_row(row, a->q_norm[qi], a->x_norm + x0, xb, lim);
+      for (int bit = 0; hits; bit++, hits >>= 1) {
+        if (!(hits & 1)) continue;
+        for (int j = bit * CHUNK; j < HARDY_MIN((bit + 1) * CHUNK, xb); j++) {
           if (row[j] > lim || a->x_id[x0 + j] == a->q_id[qi]) continue;
-          hardy_topk_pair_t p = {(float)l2sq_direct(a->q + qi * d, a->x + (x0 + j) * d, d), a->x_id[x0 + j]};
-          n_cand++;
-          topk_insert(list, k, p);
-          lim = list[k - 1].dist + tol;
+          cand_t item = {HARDY_MAX(row[j], 0.0f), -1.0f, a->x_id[x0 + j], x0 + j};
+          n_direct += cand_add(a, qi, c, &n_cand[i], band, item);
+          lim = n_cand[i] >= k ? c[k - 1].approx + band : INFINITY;
         }
       }
     }
   }
-  return n_cand;
+  for (int i = 0; i < qb; i++) {
+    cand_t *c = cands + (size_t)i * cap;
+    hardy_topk_pair_t *list = a->lists + (q0 + i) * k;
+    n_direct += refine(a, q0 + i, c, n_cand[i]);
+    int n = HARDY_MIN(n_cand[i], k);
+    for (int j = 0; j < n; j++) list[j].dist = c[j].exact, list[j].id = c[j].id;
+    hardy_topk_clear(list + n, k - n);
+  }
+  return n_direct;
+}
+
+/* Per-thread workspace: a distance tile and the candidate lists of a sub-block. */
+static size_t workspace_bytes(int k) {
+  return sizeof(float) * HARDY_KNN_QB * HARDY_KNN_XB + sizeof(cand_t) * HARDY_KNN_QB * (size_t)cand_cap(k);
+}
+
+static void *alloc_workspace(int threads, int k) {
+  return hardy_aligned_alloc(workspace_bytes(k) * (size_t)threads, "knn distance tiles");
 }
 
 /* Norms of rows [n, d] into norm[n]; returns the largest. */
@@ -131,11 +207,11 @@ static float row_norms(const float *rows, int64_t n, int d, float *norm) {
   return mx;
 }
 
-/* The kernel on preallocated workspace: q_norm [n_query], tiles [threads, QB * XB]. */
+/* The kernel on preallocated workspace: q_norm [n_query], workspace [threads] (see above). */
 static int64_t topk_local_ws(const float *q, const int64_t *q_id, int64_t n_query, const float *x,
                              const int64_t *x_id, const float *x_norm, float x_norm_max,
                              int64_t n_index, int d, int k, int threads, float *q_norm,
-                             float *tiles, hardy_topk_pair_t *lists) {
+                             char *workspace, hardy_topk_pair_t *lists) {
   row_norms(q, n_query, d, q_norm);
   kernel_args_t a = {q, x, q_norm, x_norm, q_id, x_id, n_query, n_index, d, k,
                      filter_margin(d), x_norm_max, lists};
@@ -146,19 +222,16 @@ static int64_t topk_local_ws(const float *q, const int64_t *q_id, int64_t n_quer
   int64_t n_cand = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : n_cand)
   {
-    float *tile = tiles + (size_t)omp_get_thread_num() * HARDY_KNN_QB * HARDY_KNN_XB;
+    char *ws = workspace + workspace_bytes(k) * (size_t)omp_get_thread_num();
+    float *tile = (float *)ws;
+    cand_t *cands = (cand_t *)(ws + sizeof(float) * HARDY_KNN_QB * HARDY_KNN_XB);
 #pragma omp for schedule(static)
     for (int64_t s = 0; s < n_sub; s++) {
       int64_t q0 = s * sub, q1 = HARDY_MIN(q0 + sub, n_query);
-      if (q0 < q1) n_cand += search_subblock(&a, q0, q1, tile);
+      if (q0 < q1) n_cand += search_subblock(&a, q0, q1, tile, cands);
     }
   }
   return n_cand;
-}
-
-static float *alloc_tiles(int threads) {
-  return hardy_aligned_alloc(sizeof(float) * (size_t)threads * HARDY_KNN_QB * HARDY_KNN_XB,
-                             "knn distance tiles");
 }
 
 int64_t hardy_knn_topk_local(const float *q, const int64_t *q_id, int64_t n_query, const float *x,
@@ -167,7 +240,7 @@ int64_t hardy_knn_topk_local(const float *q, const int64_t *q_id, int64_t n_quer
   if (threads <= 0) threads = omp_get_max_threads();
   float *q_norm = hardy_malloc(sizeof(float) * (size_t)(n_query + 1), "knn query norms");
   float *x_norm = hardy_malloc(sizeof(float) * (size_t)(n_index + 1), "knn index norms");
-  float *tiles = alloc_tiles(threads);
+  char *tiles = alloc_workspace(threads, k);
   int64_t n_cand = -1;
   if (q_norm && x_norm && tiles) {
     float x_max = row_norms(x, n_index, d, x_norm);
@@ -192,7 +265,7 @@ typedef struct {
   hardy_topk_pair_t *lists; /* [n_block, k] */
   int *count, *displ;       /* [nranks] */
   float *q_norm, *x_norm;   /* [n_block], [n_index] */
-  float *tiles;             /* [threads, QB * XB] */
+  char *tiles;              /* per-thread kernel workspace */
 } round_buf_t;
 
 static void round_buf_free(round_buf_t *b) {
@@ -234,7 +307,7 @@ int hardy_knn_search_l2(const float *q, const int64_t *q_id, int64_t n_query, co
   int threads = opt->threads > 0 ? opt->threads : omp_get_max_threads();
   b.q_norm = hardy_malloc(sizeof(float) * (size_t)(cap + 1), "knn query norms");
   b.x_norm = hardy_malloc(sizeof(float) * (size_t)(n_index + 1), "knn index norms");
-  b.tiles = alloc_tiles(threads);
+  b.tiles = alloc_workspace(threads, k);
   if (!b.q_norm || !b.x_norm || !b.tiles) status = HARDY_ERR_RUNTIME;
   hardy_topk_mpi_t op = {0};
   if (status == HARDY_OK) status = hardy_topk_mpi_create(&op, k);

@@ -17,6 +17,7 @@ typedef struct {
 } command_t;
 
 static const command_t COMMANDS[] = {
+    {"knn", hardy_cmd_knn, "exact k-nearest-neighbour table of a split (distributed)"},
     {"config", hardy_cmd_config, "validate a configuration and print the effective one"},
     {"bench", hardy_cmd_bench, "benchmarks against baselines measured in the same run"},
 };
