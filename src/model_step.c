@@ -55,7 +55,7 @@ static double task_loss(hardy_model_t *m, float *dlogits, const float *logits, c
  * added) for every active expert. */
 static void fusion_backward(hardy_model_t *m) {
   const int NP = m->n_packed, H = m->H, H3 = 3 * H;
-  float *dfpre = m->fpre; /* in place: each element's derivative needs only its own pre */
+  float *dfpre = m->gd; /* the decoder's gather buffer is free once its backward is done */
   hardy_model_ad_bwd(m, dfpre, m->dg, m->fpre, m->fmask, NP, H3, HARDY_ACT_RELU);
   memcpy(m->dh, m->dg, (size_t)NP * H3 * sizeof(float)); /* residual g = h + ... */
   for (int mod = 0; mod < 3; mod++) {

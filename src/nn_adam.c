@@ -5,14 +5,14 @@
 #include <math.h>
 
 #include "hardy/nn.h"
+#include "nn_math.h"
 
-void hardy_nn_adam_step(float *params, const float *grads, float *m, float *v, size_t n, float lr,
-                        float beta1, float beta2, float eps, float weight_decay, int64_t step) {
-  const float bc1 = 1.0f - powf(beta1, (float)step);
-  const float bc2_sqrt = sqrtf(1.0f - powf(beta2, (float)step));
-  const float step_size = lr / bc1, inv_bc2 = 1.0f / bc2_sqrt;
+HARDY_NN_CLONES
+static void adam_chunk(float *params, const float *grads, float *m, float *v, size_t n,
+                       float step_size, float inv_bc2, float beta1, float beta2, float eps,
+                       float weight_decay) {
   const float one_b1 = 1.0f - beta1, one_b2 = 1.0f - beta2;
-#pragma omp parallel for simd schedule(static)
+#pragma omp simd
   for (size_t i = 0; i < n; i++) {
     float g = grads[i] + weight_decay * params[i];
     float mi = beta1 * m[i] + one_b1 * g;
@@ -20,6 +20,20 @@ void hardy_nn_adam_step(float *params, const float *grads, float *m, float *v, s
     m[i] = mi;
     v[i] = vi;
     params[i] -= step_size * mi / (sqrtf(vi) * inv_bc2 + eps);
+  }
+}
+
+void hardy_nn_adam_step(float *params, const float *grads, float *m, float *v, size_t n, float lr,
+                        float beta1, float beta2, float eps, float weight_decay, int64_t step) {
+  const float bc1 = 1.0f - powf(beta1, (float)step);
+  const float bc2_sqrt = sqrtf(1.0f - powf(beta2, (float)step));
+  const float step_size = lr / bc1, inv_bc2 = 1.0f / bc2_sqrt;
+  const size_t chunk = 16384;
+#pragma omp parallel for schedule(static)
+  for (size_t c0 = 0; c0 < n; c0 += chunk) {
+    size_t len = c0 + chunk < n ? chunk : n - c0;
+    adam_chunk(params + c0, grads + c0, m + c0, v + c0, len, step_size, inv_bc2, beta1, beta2, eps,
+               weight_decay);
   }
 }
 

@@ -29,42 +29,77 @@ static int max_segment(const hardy_nn_attn_t *a) {
   return mx;
 }
 
+/* One (segment, head) of the forward pass; sc: scratch of the segment length. */
+HARDY_NN_CLONES
+static void fwd_task(float *out, int ld_out, float *lse, const float *q, int ld_q, const float *k,
+                     int ld_k, const float *v, int ld_v, const hardy_nn_attn_t *a, int s, int h,
+                     float *sc) {
+  const int heads = a->heads, dh = a->head_dim, i0 = a->seg_off[s], n = a->seg_off[s + 1] - i0;
+  const float scale = 1.0f / sqrtf((float)dh);
+  for (int i = i0; i < i0 + n; i++) {
+    const float *qi = q + (size_t)i * ld_q + h * dh;
+    float *oi = out + (size_t)i * ld_out + h * dh;
+    float mx = -INFINITY;
+    for (int j = 0; j < n; j++) {
+      if (a->key_valid && !a->key_valid[i0 + j]) continue;
+      sc[j] = dotf(qi, k + (size_t)(i0 + j) * ld_k + h * dh, dh) * scale;
+      mx = sc[j] > mx ? sc[j] : mx;
+    }
+    memset(oi, 0, (size_t)dh * sizeof(float));
+    if (mx == -INFINITY) {
+      lse[(size_t)i * heads + h] = -INFINITY;
+      continue;
+    }
+    float sum = 0.0f;
+    for (int j = 0; j < n; j++) {
+      if (a->key_valid && !a->key_valid[i0 + j]) continue;
+      float p = hardy_nn_expf(sc[j] - mx);
+      sum += p;
+      axpyf(oi, p, v + (size_t)(i0 + j) * ld_v + h * dh, dh);
+    }
+    float inv = 1.0f / sum;
+    for (int c = 0; c < dh; c++) oi[c] *= inv;
+    lse[(size_t)i * heads + h] = mx + logf(sum);
+  }
+}
+
 void hardy_nn_attention_forward(float *out, int ld_out, float *lse, const float *q, int ld_q,
                                 const float *k, int ld_k, const float *v, int ld_v,
                                 const hardy_nn_attn_t *a) {
-  const int heads = a->heads, dh = a->head_dim, tasks = a->n_seg * heads, smax = max_segment(a);
-  const float scale = 1.0f / sqrtf((float)dh);
+  const int tasks = a->n_seg * a->heads, smax = max_segment(a);
 #pragma omp parallel
   {
     float sc[smax];
 #pragma omp for schedule(dynamic, 1)
-    for (int t = 0; t < tasks; t++) {
-      const int s = t / heads, h = t % heads, i0 = a->seg_off[s], n = a->seg_off[s + 1] - i0;
-      for (int i = i0; i < i0 + n; i++) {
-        const float *qi = q + (size_t)i * ld_q + h * dh;
-        float *oi = out + (size_t)i * ld_out + h * dh;
-        float mx = -INFINITY;
-        for (int j = 0; j < n; j++) {
-          if (a->key_valid && !a->key_valid[i0 + j]) continue;
-          sc[j] = dotf(qi, k + (size_t)(i0 + j) * ld_k + h * dh, dh) * scale;
-          mx = sc[j] > mx ? sc[j] : mx;
-        }
-        memset(oi, 0, (size_t)dh * sizeof(float));
-        if (mx == -INFINITY) {
-          lse[(size_t)i * heads + h] = -INFINITY;
-          continue;
-        }
-        float sum = 0.0f;
-        for (int j = 0; j < n; j++) {
-          if (a->key_valid && !a->key_valid[i0 + j]) continue;
-          float p = hardy_nn_expf(sc[j] - mx);
-          sum += p;
-          axpyf(oi, p, v + (size_t)(i0 + j) * ld_v + h * dh, dh);
-        }
-        float inv = 1.0f / sum;
-        for (int c = 0; c < dh; c++) oi[c] *= inv;
-        lse[(size_t)i * heads + h] = mx + logf(sum);
-      }
+    for (int t = 0; t < tasks; t++)
+      fwd_task(out, ld_out, lse, q, ld_q, k, ld_k, v, ld_v, a, t / a->heads, t % a->heads, sc);
+  }
+}
+
+HARDY_NN_CLONES
+static void bwd_task(float *dq, float *dk, float *dv, const float *dout, int ld_out,
+                     const float *out, const float *lse, const float *q, int ld_q, const float *k,
+                     int ld_k, const float *v, int ld_v, const hardy_nn_attn_t *a, int s, int h) {
+  const int heads = a->heads, dh = a->head_dim, i0 = a->seg_off[s], n = a->seg_off[s + 1] - i0;
+  const float scale = 1.0f / sqrtf((float)dh);
+  for (int i = i0; i < i0 + n; i++) {
+    memset(dk + (size_t)i * ld_k + h * dh, 0, (size_t)dh * sizeof(float));
+    memset(dv + (size_t)i * ld_v + h * dh, 0, (size_t)dh * sizeof(float));
+  }
+  for (int i = i0; i < i0 + n; i++) {
+    const float *qi = q + (size_t)i * ld_q + h * dh, *doi = dout + (size_t)i * ld_out + h * dh;
+    float *dqi = dq + (size_t)i * ld_q + h * dh, l = lse[(size_t)i * heads + h];
+    memset(dqi, 0, (size_t)dh * sizeof(float));
+    if (l == -INFINITY) continue;
+    const float di = dotf(doi, out + (size_t)i * ld_out + h * dh, dh);
+    for (int j = i0; j < i0 + n; j++) {
+      if (a->key_valid && !a->key_valid[j]) continue;
+      const float *kj = k + (size_t)j * ld_k + h * dh, *vj = v + (size_t)j * ld_v + h * dh;
+      float p = hardy_nn_expf(dotf(qi, kj, dh) * scale - l);
+      float ds = p * (dotf(doi, vj, dh) - di) * scale;
+      axpyf(dv + (size_t)j * ld_v + h * dh, p, doi, dh);
+      axpyf(dqi, ds, kj, dh);
+      axpyf(dk + (size_t)j * ld_k + h * dh, ds, qi, dh);
     }
   }
 }
@@ -73,32 +108,11 @@ void hardy_nn_attention_backward(float *dq, float *dk, float *dv, const float *d
                                  const float *out, const float *lse, const float *q, int ld_q,
                                  const float *k, int ld_k, const float *v, int ld_v,
                                  const hardy_nn_attn_t *a) {
-  const int heads = a->heads, dh = a->head_dim, tasks = a->n_seg * heads;
-  const float scale = 1.0f / sqrtf((float)dh);
+  const int tasks = a->n_seg * a->heads;
 #pragma omp parallel for schedule(dynamic, 1)
-  for (int t = 0; t < tasks; t++) {
-    const int s = t / heads, h = t % heads, i0 = a->seg_off[s], n = a->seg_off[s + 1] - i0;
-    for (int i = i0; i < i0 + n; i++) {
-      memset(dk + (size_t)i * ld_k + h * dh, 0, (size_t)dh * sizeof(float));
-      memset(dv + (size_t)i * ld_v + h * dh, 0, (size_t)dh * sizeof(float));
-    }
-    for (int i = i0; i < i0 + n; i++) {
-      const float *qi = q + (size_t)i * ld_q + h * dh, *doi = dout + (size_t)i * ld_out + h * dh;
-      float *dqi = dq + (size_t)i * ld_q + h * dh, l = lse[(size_t)i * heads + h];
-      memset(dqi, 0, (size_t)dh * sizeof(float));
-      if (l == -INFINITY) continue;
-      const float di = dotf(doi, out + (size_t)i * ld_out + h * dh, dh);
-      for (int j = i0; j < i0 + n; j++) {
-        if (a->key_valid && !a->key_valid[j]) continue;
-        const float *kj = k + (size_t)j * ld_k + h * dh, *vj = v + (size_t)j * ld_v + h * dh;
-        float p = hardy_nn_expf(dotf(qi, kj, dh) * scale - l);
-        float ds = p * (dotf(doi, vj, dh) - di) * scale;
-        axpyf(dv + (size_t)j * ld_v + h * dh, p, doi, dh);
-        axpyf(dqi, ds, kj, dh);
-        axpyf(dk + (size_t)j * ld_k + h * dh, ds, qi, dh);
-      }
-    }
-  }
+  for (int t = 0; t < tasks; t++)
+    bwd_task(dq, dk, dv, dout, ld_out, out, lse, q, ld_q, k, ld_k, v, ld_v, a, t / a->heads,
+             t % a->heads);
 }
 
 /* ---- reference twins: explicit probabilities in double, libm exp ---- */

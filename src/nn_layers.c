@@ -75,24 +75,82 @@ int hardy_nn_dropout_keep(const hardy_nn_dropout_t *d, int64_t utt_id, int col) 
   return r.v[col % 4] >= drop_threshold(d->rate);
 }
 
-/* Keep flags of one row: one Philox call per 4 columns. */
-static void drop_row_mask(uint8_t *mask, const hardy_nn_dropout_t *d, int64_t utt_id, int cols) {
-  uint32_t thr = drop_threshold(d->rate);
-  int quads = cols / 4;
-  for (int q = 0; q < quads; q++) {
-    hardy_rng4_t r = drop_bits(d, utt_id, q);
-    mask[4 * q + 0] = r.v[0] >= thr;
-    mask[4 * q + 1] = r.v[1] >= thr;
-    mask[4 * q + 2] = r.v[2] >= thr;
-    mask[4 * q + 3] = r.v[3] >= thr;
+/* Philox4x32-10 of counters (hi, lo0 + q), q < nq, written as 4 lanes per q: the same bits as
+ * hardy_philox, in a loop the compiler vectorises (32x32->64 multiplies). */
+HARDY_NN_CLONES
+static void philox_quads(uint32_t *out, uint64_t key, uint64_t hi, uint64_t lo0, int nq) {
+  const uint32_t c2i = (uint32_t)hi, c3i = (uint32_t)(hi >> 32);
+#pragma omp simd
+  for (int q = 0; q < nq; q++) {
+    uint64_t lo = lo0 + (uint64_t)q;
+    uint32_t c0 = (uint32_t)lo, c1 = (uint32_t)(lo >> 32), c2 = c2i, c3 = c3i;
+    uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+    for (int round = 0; round < 10; round++) {
+      uint64_t p0 = (uint64_t)0xD2511F53u * c0, p1 = (uint64_t)0xCD9E8D57u * c2;
+      uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0, n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+      c1 = (uint32_t)p1;
+      c3 = (uint32_t)p0;
+      c0 = n0;
+      c2 = n2;
+      k0 += 0x9E3779B9u;
+      k1 += 0xBB67AE85u;
+    }
+    out[4 * q + 0] = c0;
+    out[4 * q + 1] = c1;
+    out[4 * q + 2] = c2;
+    out[4 * q + 3] = c3;
   }
-  if (quads * 4 < cols) {
-    hardy_rng4_t r = drop_bits(d, utt_id, quads);
-    for (int c = quads * 4; c < cols; c++) mask[c] = r.v[c - quads * 4] >= thr;
+}
+
+/* Keep flags of one row, in chunks of 1024 columns. */
+static void drop_row_mask(uint8_t *mask, const hardy_nn_dropout_t *d, int64_t utt_id, int cols) {
+  enum { CHUNK = 1024 };
+  uint32_t bits[CHUNK];
+  const uint32_t thr = drop_threshold(d->rate);
+  const uint64_t hi = (d->step << 16) | (uint64_t)(d->layer & 0xFFFFu), lo = (uint64_t)utt_id << 22;
+  for (int c0 = 0; c0 < cols; c0 += CHUNK) {
+    int n = cols - c0 < CHUNK ? cols - c0 : CHUNK;
+    philox_quads(bits, d->key, hi, lo | (uint64_t)(c0 / 4), (n + 3) / 4);
+    for (int c = 0; c < n; c++) mask[c0 + c] = bits[c] >= thr;
   }
 }
 
 static const float INV_SQRT2 = 0.70710678118654752f, INV_SQRT_2PI = 0.39894228040143268f;
+
+/* One row of the fused forward: keep flags (one Philox call per 4 columns), then short
+ * branch-free passes over the row (it stays in L1), specialised by activation. */
+HARDY_NN_CLONES
+static void bad_row(float *o, float *p, uint8_t *mk, const float *bias, const float *r1,
+                    const float *r2, int cols, hardy_nn_act_t act, const hardy_nn_dropout_t *drop,
+                    int64_t utt_id, float scale) {
+  if (mk) drop_row_mask(mk, drop, utt_id, cols);
+  if (bias)
+#pragma omp simd
+    for (int c = 0; c < cols; c++) p[c] += bias[c];
+  if (act == HARDY_ACT_RELU) {
+#pragma omp simd
+    for (int c = 0; c < cols; c++) o[c] = p[c] > 0.0f ? p[c] : 0.0f;
+  } else if (act == HARDY_ACT_GELU) {
+#pragma omp simd
+    for (int c = 0; c < cols; c++) {
+      float g, x = p[c];
+      o[c] = 0.5f * x * (1.0f + hardy_nn_erff(x * INV_SQRT2, &g));
+    }
+  } else if (o != p) {
+    memcpy(o, p, (size_t)cols * sizeof(float));
+  }
+  if (mk)
+#pragma omp simd
+    for (int c = 0; c < cols; c++) o[c] = o[c] * (scale * (float)mk[c]);
+  if (r1 && r2) {
+#pragma omp simd
+    for (int c = 0; c < cols; c++) o[c] += r1[c] + r2[c];
+  } else if (r1 || r2) {
+    const float *r = r1 ? r1 : r2;
+#pragma omp simd
+    for (int c = 0; c < cols; c++) o[c] += r[c];
+  }
+}
 
 void hardy_nn_bias_act_dropout_forward(float *out, float *pre, uint8_t *mask, const float *bias,
                                        const float *res1, const float *res2, int rows, int cols,
@@ -102,20 +160,28 @@ void hardy_nn_bias_act_dropout_forward(float *out, float *pre, uint8_t *mask, co
 #pragma omp parallel for schedule(static)
   for (int r = 0; r < rows; r++) {
     size_t base = (size_t)r * cols;
-    float *p = pre + base, *o = out + base;
-    const float *r1 = res1 ? res1 + base : NULL, *r2 = res2 ? res2 + base : NULL;
-    uint8_t *mk = use_drop ? mask + base : NULL;
-    if (use_drop) drop_row_mask(mk, drop, drop->utt_id[r], cols);
+    bad_row(out + base, pre + base, use_drop ? mask + base : NULL, bias, res1 ? res1 + base : NULL,
+            res2 ? res2 + base : NULL, cols, act, drop, use_drop ? drop->utt_id[r] : 0, scale);
+  }
+}
+
+HARDY_NN_CLONES
+static void ad_row(float *dp, const float *d, const float *p, const uint8_t *mk, int cols,
+                   hardy_nn_act_t act, float scale) {
+  if (mk) {
+#pragma omp simd
+    for (int c = 0; c < cols; c++) dp[c] = d[c] * (scale * (float)mk[c]);
+  } else if (dp != d) {
+    memcpy(dp, d, (size_t)cols * sizeof(float));
+  }
+  if (act == HARDY_ACT_RELU) {
+#pragma omp simd
+    for (int c = 0; c < cols; c++) dp[c] = p[c] > 0.0f ? dp[c] : 0.0f;
+  } else if (act == HARDY_ACT_GELU) {
 #pragma omp simd
     for (int c = 0; c < cols; c++) {
-      float x = p[c] + (bias ? bias[c] : 0.0f), y = x, g;
-      p[c] = x;
-      if (act == HARDY_ACT_RELU) y = x > 0.0f ? x : 0.0f;
-      else if (act == HARDY_ACT_GELU) y = 0.5f * x * (1.0f + hardy_nn_erff(x * INV_SQRT2, &g));
-      if (use_drop) y = mk[c] ? y * scale : 0.0f;
-      if (r1) y += r1[c];
-      if (r2) y += r2[c];
-      o[c] = y;
+      float gauss, x = p[c], e = hardy_nn_erff(x * INV_SQRT2, &gauss);
+      dp[c] *= 0.5f * (1.0f + e) + x * gauss * INV_SQRT_2PI;
     }
   }
 }
@@ -128,21 +194,8 @@ void hardy_nn_act_dropout_backward(float *dpre, const float *dout, const float *
 #pragma omp parallel for schedule(static)
   for (int r = 0; r < rows; r++) {
     size_t base = (size_t)r * cols;
-    const float *d = dout + base, *p = pre ? pre + base : NULL;
-    const uint8_t *mk = use_drop ? mask + base : NULL;
-    float *dp = dpre + base;
-#pragma omp simd
-    for (int c = 0; c < cols; c++) {
-      float g = d[c] * scale, gauss;
-      if (use_drop && !mk[c]) g = 0.0f;
-      if (act == HARDY_ACT_RELU) {
-        if (!(p[c] > 0.0f)) g = 0.0f;
-      } else if (act == HARDY_ACT_GELU) {
-        float x = p[c], e = hardy_nn_erff(x * INV_SQRT2, &gauss);
-        g *= 0.5f * (1.0f + e) + x * gauss * INV_SQRT_2PI;
-      }
-      dp[c] = g;
-    }
+    ad_row(dpre + base, dout + base, pre ? pre + base : NULL, use_drop ? mask + base : NULL, cols,
+           act, scale);
   }
 }
 

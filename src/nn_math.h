@@ -11,6 +11,14 @@
 
 #define HARDY_NN_MAXI(a, b) ((a) > (b) ? (a) : (b))
 
+/* Hot row kernels are compiled for AVX-512 and AVX2 besides the baseline and picked at load
+ * time, so a portable build still runs the elementwise work at full vector width. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define HARDY_NN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define HARDY_NN_CLONES
+#endif
+
 static inline float hardy_nn_expf(float x) {
   x = fminf(fmaxf(x, -87.0f), 88.0f);
   float n = floorf(x * 1.44269504088896341f + 0.5f);

@@ -83,7 +83,7 @@ int hardy_nn_dropout_keep(const hardy_nn_dropout_t *d, int64_t utt_id, int col);
 /* pre [rows, cols] += bias (in place; bias may be NULL), then
  * out = res1 + res2 + dropout(act(pre)), res1/res2 [rows, cols] or NULL, mask [rows, cols] keep
  * flags written when drop && drop->rate > 0. GELU is the exact erf form (PyTorch default).
- * out may alias res1 or res2; it must not alias pre unless act is NONE and no residuals. */
+ * out must not alias res1 or res2, nor pre unless act is NONE. */
 void hardy_nn_bias_act_dropout_forward(float *out, float *pre, uint8_t *mask, const float *bias,
                                        const float *res1, const float *res2, int rows, int cols,
                                        hardy_nn_act_t act, const hardy_nn_dropout_t *drop);
@@ -91,8 +91,8 @@ void hardy_nn_bias_act_dropout_forward_ref(float *out, float *pre, uint8_t *mask
                                            const float *bias, const float *res1,
                                            const float *res2, int rows, int cols,
                                            hardy_nn_act_t act, const hardy_nn_dropout_t *drop);
-/* dpre = dout * keep / (1 - rate) * act'(pre)   (OVERWRITES dpre; may alias dout when act is
- * NONE). mask NULL or rate 0: no dropout. The residual paths' gradient is dout itself. */
+/* dpre = dout * keep / (1 - rate) * act'(pre)   (OVERWRITES dpre; may alias dout, not pre). mask NULL
+ * or rate 0: no dropout. The residual paths' gradient is dout itself. */
 void hardy_nn_act_dropout_backward(float *dpre, const float *dout, const float *pre,
                                    const uint8_t *mask, float rate, int rows, int cols,
                                    hardy_nn_act_t act);
