@@ -42,6 +42,7 @@ typedef struct {
 static const bench_t BENCHES[] = {
     {"sgemm", NULL, "sgemm peak GFLOP/s on this machine and thread count"},
     {"knn", hardy_bench_knn, "exact kNN search: queries/s, GFLOP/s vs sgemm peak, allreduce share"},
+    {"step", hardy_bench_step, "training step of the backbone: utterances/s, GFLOP/s vs sgemm peak"},
 };
 
 int hardy_cmd_bench(int argc, char **argv) {
