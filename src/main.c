@@ -17,8 +17,13 @@ typedef struct {
 } command_t;
 
 static const command_t COMMANDS[] = {
+    {"synth", hardy_cmd_synth, "write a synthetic dataset (any size, collectively from all ranks)"},
+    {"inspect", hardy_cmd_inspect, "validate a dataset file and summarise it (--json)"},
     {"knn", hardy_cmd_knn, "exact k-nearest-neighbour table of a split (distributed)"},
     {"config", hardy_cmd_config, "validate a configuration and print the effective one"},
+    {"train", hardy_cmd_train, "train and evaluate: teacher, stage 1, hardness, stage 2, test"},
+    {"eval", hardy_cmd_eval, "evaluate a saved model under a missing condition or rate"},
+    {"hardness", hardy_cmd_hardness, "train the teacher and score every training utterance"},
     {"bench", hardy_cmd_bench, "benchmarks against baselines measured in the same run"},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hardy/config.h"
+
 /* Returned by train when it stopped on SIGTERM/SIGUSR1 after writing a checkpoint. */
 #define HARDY_STATUS_PREEMPTED (-143)
 
@@ -26,6 +28,13 @@ int hardy_cli_int64(const char *flag, const char *text, int64_t lo, int64_t hi, 
 int hardy_cli_double(const char *flag, const char *text, double lo, double hi, double *out);
 /* argv[i] is a flag that needs a value: return argv[i+1] or record an error and return NULL. */
 const char *hardy_cli_value(int argc, char **argv, int i);
+
+/* Parse `CONFIG [--set k=v ...] [--out DIR] [--quiet]` into cfg (file, then overrides, then
+ * finalize). Local; callers agree on the status. */
+int hardy_cli_parse_config(int argc, char **argv, hardy_config_t *cfg, const char **out_dir,
+                           bool *quiet);
+/* Threads per rank from run.threads (0: OMP_NUM_THREADS), and the same for OpenBLAS. */
+void hardy_cli_apply_threads(const hardy_config_t *cfg);
 
 /* Report the BLAS library, its core and threads on rank 0; warn on a generic core.
  * Local; call once at start-up of compute commands. */

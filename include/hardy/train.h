@@ -1,0 +1,54 @@
+/* Training runs: for every configured missing condition (or rate) and fold, read the shards,
+ * train the teacher (with the curriculum), the student's stage 1 (all modalities, unimodal
+ * heads), score hardness and retrieve neighbours, train stage 2 (training masks, task +
+ * reconstruction, curriculum views), select the epoch on the validation split, evaluate on
+ * test, and write config.ini, metrics.jsonl, results.json, hardness-<run>.h5 and checkpoints. Data-parallel over the ranks of comm: the epoch
+ * plan (which dialogues form each optimiser step) is a pure function of (seed, phase, epoch),
+ * every rank processes the dialogues of each step that it owns, gradients are summed with
+ * MPI_Allreduce every step, and losses are normalised by the step's global utterance count, so
+ * results depend on the rank count only through floating-point summation order. */
+#ifndef HARDY_TRAIN_H
+#define HARDY_TRAIN_H
+
+#include <mpi.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hardy/config.h"
+#include "hardy/dataset.h"
+#include "hardy/mask.h"
+#include "hardy/metrics.h"
+#include "hardy/model.h"
+
+/* Options of `hardy-hpc train` beyond the config. */
+typedef struct {
+  const char *out_dir;   /* required: results directory (created) */
+  const char *resume;    /* NULL, or where to resume from: DIR, DIR/latest or a checkpoint file */
+  bool quiet;
+  bool hardness_only;    /* stop each run after the teacher and hardness (`hardy-hpc hardness`) */
+} hardy_train_opts_t;
+
+/* The whole training job. Collective over comm; writes files in opts->out_dir (rank 0). */
+int hardy_train_run(const hardy_config_t *cfg, const hardy_train_opts_t *opts, MPI_Comm comm);
+
+/* The model configuration of a run: the student, or the teacher (with cross-attention), for
+ * batches of at most max_rows padded rows. Local. */
+void hardy_train_model_config(const hardy_config_t *cfg, const hardy_dataset_t *ds, bool teacher,
+                              int64_t max_rows, hardy_model_cfg_t *mc);
+
+/* Longest dialogue of the file times the batch: the padded rows a batch can need. Local. */
+int64_t hardy_train_max_rows(const hardy_dataset_t *ds, int batch_dialogues);
+
+/* Evaluate `model` on a shard under the evaluation masks of `miss` (drawn once per (seed,
+ * utterance)). Collective over comm (one metrics reduction). */
+int hardy_train_evaluate(hardy_model_t *model, const hardy_shard_t *shard, hardy_missing_t miss,
+                         uint64_t seed, int batch_dialogues, int task, int n_classes,
+                         MPI_Comm comm, hardy_metrics_t *out);
+/* The same with per-group metrics: groups[i] in {0, 1, 2} (or -1) for local row i; out[0] is
+ * every row, out[1 + g] the rows of group g. */
+int hardy_train_evaluate_groups(hardy_model_t *model, const hardy_shard_t *shard,
+                                hardy_missing_t miss, uint64_t seed, int batch_dialogues, int task,
+                                int n_classes, const int8_t *groups, MPI_Comm comm,
+                                hardy_metrics_t *out);
+
+#endif
