@@ -1,9 +1,9 @@
 /* The squared-L2 top-K search kernel and its distributed driver (knn.h, "plain squared-L2
  * layer"). The kernel multiplies a query sub-block by an index block with sgemm (alpha = -2),
- * adds the norms and filters the tile against each query's current K-th distance right away,
- * while the tile is still in cache; no distance matrix outlives its tile. Survivors of the
- * filter get their distance recomputed directly (fixed-order sum of squared differences), which
- * is what the lists hold: the GEMM expansion's rounding never decides an order. */
+ * adds the norms and filters the tile against each query's current K-th distance right after
+ * each sgemm; no distance matrix outlives its tile. Survivors of the filter get their distance
+ * recomputed directly (fixed-order double sum of squared differences), which is what the lists
+ * hold: the GEMM expansion's rounding never decides an order. */
 #include <cblas.h>
 #include <limits.h>
 #include <math.h>
