@@ -11,7 +11,9 @@
 
 #include "hardy/common.h"
 
-void hardy_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+/* The innermost message of the last failed HDF5 call, captured by the automatic error handler
+ * at the moment the call fails (any later API call clears HDF5's own stack). */
+static char g_last_error[512];
 
 typedef struct {
   char *buf;
@@ -28,10 +30,18 @@ static herr_t walk_innermost(unsigned n, const H5E_error2_t *err, void *data) {
   return 0;
 }
 
+static herr_t capture_error(hid_t stack, void *data) {
+  (void)data;
+  walk_state_t st = {g_last_error, sizeof g_last_error, 0};
+  H5Ewalk2(stack, H5E_WALK_UPWARD, walk_innermost, &st);
+  if (!st.found) snprintf(g_last_error, sizeof g_last_error, "unknown HDF5 error");
+  return 0;
+}
+
+void hardy_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, capture_error, NULL); }
+
 const char *hardy_h5_error_text(char *buf, size_t cap) {
-  walk_state_t st = {buf, cap, 0};
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_innermost, &st);
-  if (!st.found) snprintf(buf, cap, "unknown HDF5 error");
+  snprintf(buf, cap, "%s", g_last_error[0] ? g_last_error : "unknown HDF5 error");
   return buf;
 }
 

@@ -17,11 +17,12 @@ typedef struct {
   int64_t first, count;
 } hardy_row_range_t;
 
-/* Turn off HDF5's automatic error-stack printing for this process (errors are reported through
- * hardy_fail with the innermost HDF5 message instead). Idempotent. */
+/* Replace HDF5's automatic error-stack printing for this process by a handler that keeps the
+ * innermost message of the last failed call (errors are then reported through hardy_fail
+ * with that message). Idempotent. */
 void hardy_h5_quiet(void);
 
-/* The innermost (most specific) description on the current HDF5 error stack, or "unknown HDF5
+/* The innermost (most specific) description of the last failed HDF5 call, or "unknown HDF5
  * error"; written into buf. */
 const char *hardy_h5_error_text(char *buf, size_t cap);
 

@@ -108,16 +108,15 @@ static int read_ranges(const hardy_dataset_t *ds, const open_file_t *f,
 
 static int check_rows(const hardy_dataset_t *ds, const rows_t *rows, int64_t n_rows,
                       const int64_t *ids, int64_t first_row, int policy, int64_t *n_nonfinite) {
-  for (int m = 0; m < HARDY_N_MOD; m++) {
-    float *x = rows->feat[m];
-    int64_t dim = ds->dims[m];
-    if (!x) continue;
-    for (int64_t i = 0; i < n_rows; i++)
-      for (int64_t j = 0; j < dim; j++) {
-        float v = x[i * dim + j];
-        if (isfinite(v)) continue;
+  /* Rows outermost, so the error names the first bad row whatever its modality. */
+  for (int64_t i = 0; i < n_rows; i++)
+    for (int m = 0; m < HARDY_N_MOD; m++) {
+      int64_t dim = ds->dims[m];
+      float *x = rows->feat[m] ? rows->feat[m] + i * dim : NULL;
+      for (int64_t j = 0; x && j < dim; j++) {
+        if (isfinite(x[j])) continue;
         if (policy == HARDY_NONFINITE_ZERO) {
-          x[i * dim + j] = 0.0f;
+          x[j] = 0.0f;
           (*n_nonfinite)++;
           continue;
         }
@@ -126,10 +125,10 @@ static int check_rows(const hardy_dataset_t *ds, const rows_t *rows, int64_t n_r
                           "finite; fix the data, or allow it with --allow-nonfinite=zero "
                           "(data.allow_nonfinite = zero) to zero such values and count them",
                           ds->path, hardy_dataset_feature_path(m), (long long)ROW_ID(i),
-                          (long long)j, isnan(v) ? "nan" : v > 0 ? "inf" : "-inf",
+                          (long long)j, isnan(x[j]) ? "nan" : x[j] > 0 ? "inf" : "-inf",
                           (long long)ROW_ID(i), (long long)j);
       }
-  }
+    }
   for (int64_t i = 0; rows->label && i < n_rows; i++)
     if (rows->label[i] < 0 || rows->label[i] >= ds->num_classes)
       return hardy_fail(HARDY_ERR_INPUT, "%s: /utterance/label[%lld] = %d is outside [0, %d) "
