@@ -1,0 +1,16 @@
+# Shared by the analysis test scripts: paths, a scratch folder removed on exit, the fixture
+# run directories of make_fixtures.py in $FX, and png_ok, which checks a written plot.
+set -euo pipefail
+: "${PYTHON:=/usr/bin/python3}" "${SOURCE_DIR:?}"
+A=$SOURCE_DIR/analysis
+T=$SOURCE_DIR/tests/analysis
+W=$(mktemp -d "${TMPDIR:-/tmp}/hardy-analysis.XXXXXX")
+trap 'rm -rf "$W"' EXIT
+export MPLBACKEND=Agg MPLCONFIGDIR=$W/mpl
+FX=$W/fixtures
+"$PYTHON" "$T/make_fixtures.py" "$FX"
+
+# png_ok FILE MIN_WIDTH MIN_HEIGHT: a PNG with at least that size and drawn content.
+png_ok() {
+  "$PYTHON" "$T/check_png.py" "$@"
+}
