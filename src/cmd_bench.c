@@ -43,6 +43,7 @@ static const bench_t BENCHES[] = {
     {"sgemm", NULL, "sgemm peak GFLOP/s on this machine and thread count"},
     {"knn", hardy_bench_knn, "exact kNN search: queries/s, GFLOP/s vs sgemm peak, allreduce share"},
     {"step", hardy_bench_step, "training step of the backbone: utterances/s, GFLOP/s vs sgemm peak"},
+    {"ckpt", hardy_bench_ckpt, "checkpoint write MB/s (incl. fsync) vs dd conv=fdatasync"},
 };
 
 int hardy_cmd_bench(int argc, char **argv) {
