@@ -213,6 +213,28 @@ static inline void noise4(uint64_t key, int64_t i, int64_t j, float out[4]) {
   }
 }
 
+/* tanh as a [13/6] rational function on [-7.99881, 7.99881] (the minimax fit used by Eigen),
+ * within a few float ulps of tanhf. Plain arithmetic, so the feature loop vectorises; libm's
+ * tanhf was 40% of the generator's time. Tests compare it with tanhf. */
+static inline float synth_tanh(float x) {
+  const float clamp = 7.99881172180175781f;
+  x = x < -clamp ? -clamp : x > clamp ? clamp : x;
+  float x2 = x * x;
+  float p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
+  p = p * x2 + -8.60467152213735e-11f;
+  p = p * x2 + 5.12229709037114e-08f;
+  p = p * x2 + 1.48572235717979e-05f;
+  p = p * x2 + 6.37261928875436e-04f;
+  p = p * x2 + 4.89352455891786e-03f;
+  p = p * x;
+  float q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
+  q = q * x2 + 2.26843463243900e-03f;
+  q = q * x2 + 4.89352518554385e-03f;
+  return p / q;
+}
+
+float hardy_synth_tanh(float x) { return synth_tanh(x); }
+
 /* One modality of one row: x = tanh(P^T l) + sigma * noise. */
 static void modality_row(const hardy_synth_t *s, int m, int64_t i, const float *l, float *x) {
   int64_t k = s->p.latent_dim, dim = s->p.dims[m];
@@ -221,13 +243,16 @@ static void modality_row(const hardy_synth_t *s, int m, int64_t i, const float *
   for (int64_t a = 0; a < k; a++) {
     const float *row = proj + a * dim;
     float la = l[a];
+#pragma omp simd
     for (int64_t c = 0; c < dim; c++) x[c] += la * row[c];
   }
+#pragma omp simd
+  for (int64_t c = 0; c < dim; c++) x[c] = synth_tanh(x[c]);
   float sigma = s->p.sigma;
   for (int64_t c = 0; c < dim; c += 4) {
     float eps[4];
     noise4(s->key_noise[m], i, c / 4, eps);
-    for (int64_t q = 0; q < 4 && c + q < dim; q++) x[c + q] = tanhf(x[c + q]) + sigma * eps[q];
+    for (int64_t q = 0; q < 4 && c + q < dim; q++) x[c + q] += sigma * eps[q];
   }
 }
 

@@ -1,7 +1,8 @@
 /* The synthetic generator's model, in memory: rows do not depend on how they are chunked or on
  * the thread count; dialogue lengths, splits and folds follow the documented shapes; labels
  * persist within dialogues; planted hardness is Beta(2, 3); and the class signal is ordered as
- * documented (text > audio > visual) and much weaker for planted-hard utterances. */
+ * documented (text > audio > visual) and much weaker for planted-hard utterances; the
+ * generator's rational tanh matches tanhf. */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,8 +193,23 @@ static void test_regression(void) {
   hardy_synth_free(&s);
 }
 
+/* The generator's rational tanh against libm's tanhf (its _ref). */
+static void test_tanh(void) {
+  double worst = 0, worst_x = 0;
+  for (int i = -400000; i <= 400000; i++) {
+    float x = (float)i * 5e-5f;
+    double err = fabs((double)hardy_synth_tanh(x) - (double)tanhf(x));
+    if (err > worst) worst = err, worst_x = x;
+  }
+  TEST_ASSERT(worst < 1e-6, "synth tanh differs from tanhf by %g at x = %g", worst, worst_x);
+  TEST_NEAR(hardy_synth_tanh(50.0f), 1.0, 1e-6, 0);
+  TEST_NEAR(hardy_synth_tanh(-50.0f), -1.0, 1e-6, 0);
+  TEST_EQ_INT(hardy_synth_tanh(0.0f) == 0.0f, 1);
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
+  test_tanh();
   test_rows();
   check_shape(HARDY_SHAPE_IEMOCAP, 200000, 34.0, 40.0, 8, 110);
   check_shape(HARDY_SHAPE_MOSEI, 100000, 6.3, 7.7, 1, 30);

@@ -73,6 +73,9 @@ int hardy_synth_rows(const hardy_synth_t *s, int64_t first, int64_t count,
                      float *const feat[HARDY_N_MOD], int32_t *label, float *target,
                      int32_t *speaker, float *planted, float *latent);
 
+/* The tanh the generator uses (a rational approximation, within 1e-6 of tanhf). Local. */
+float hardy_synth_tanh(float x);
+
 /* Write the dataset to p->out. Collective over comm: each rank generates and writes its share
  * of row chunks (memory per rank: one chunk); rank 0 then adds the attributes, dialogue
  * tables and names. The file appears under its name only when complete. */
