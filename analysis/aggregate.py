@@ -349,10 +349,12 @@ def cell(column, cond, metric, by_seed, tercile=None):
 
 
 def average_rows(conds):
-    """[(row name, conditions)]: the fixed conditions and the rates are averaged separately."""
+    """[(row name, conditions)]: the fixed conditions and the rates are averaged separately
+    (a mean of one condition would only repeat its row)."""
     fixed = [c for c in conds if condition_rate(c) is None]
     rates = [c for c in conds if condition_rate(c) is not None]
-    return [(name, cs) for name, cs in (("average", fixed), ("average_rate", rates)) if cs]
+    return [(name, cs) for name, cs in (("average", fixed), ("average_rate", rates))
+            if len(cs) > 1]
 
 
 def baseline_of(coll, column, baseline):

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""`check_png.py FILE MIN_WIDTH MIN_HEIGHT`: FILE is a PNG (signature and IHDR), at least that
-large, and decodes to a drawn figure (enough non-white pixels and several colours), so an empty
-or blank plot fails. Exit 0 when it is, 1 otherwise, with the reason."""
+"""`check_png.py MIN_WIDTH MIN_HEIGHT FILE...`: each FILE is a PNG (signature and IHDR), at least
+that large, and decodes to a drawn figure (enough non-white pixels and several colours), so an
+empty or blank plot fails. Exit 0 when all are, 1 otherwise, with the reason."""
 
 import struct
 import sys
@@ -15,8 +15,7 @@ import matplotlib.image  # noqa: E402  (after the backend choice)
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def main():
-    path, min_w, min_h = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def check_png(path, min_w, min_h):
     with open(path, "rb") as f:
         head = f.read(33)
         size = 33 + len(f.read())
@@ -38,6 +37,11 @@ def main():
     print("ok: %s is a %dx%d PNG, %d bytes, %.1f%% drawn, %d colours"
           % (path, width, height, size, 100 * drawn, colours))
     return 0
+
+
+def main():
+    min_w, min_h = int(sys.argv[1]), int(sys.argv[2])
+    return max(check_png(path, min_w, min_h) for path in sys.argv[3:])
 
 
 if __name__ == "__main__":

@@ -6,11 +6,11 @@ A=$SOURCE_DIR/analysis
 T=$SOURCE_DIR/tests/analysis
 W=$(mktemp -d "${TMPDIR:-/tmp}/hardy-analysis.XXXXXX")
 trap 'rm -rf "$W"' EXIT
-export MPLBACKEND=Agg MPLCONFIGDIR=$W/mpl
+export MPLBACKEND=Agg
 FX=$W/fixtures
 "$PYTHON" "$T/make_fixtures.py" "$FX"
 
-# png_ok FILE MIN_WIDTH MIN_HEIGHT: a PNG with at least that size and drawn content.
+# png_ok MIN_WIDTH MIN_HEIGHT FILE...: PNGs of at least that size with drawn content.
 png_ok() {
   "$PYTHON" "$T/check_png.py" "$@"
 }

@@ -83,8 +83,8 @@ def reg_metrics(mae):
     return {"mae": mae, "corr": 0.7, "acc2": 0.8, "acc2_has0": 0.79, "f1": 0.8, "n": 50}
 
 
-def run_record(condition, fold, test, curriculum, by_hardness=None, refreshes=None):
-    rec = {"condition": condition, "fold": fold, "selected_epoch": 20,
+def run_record(condition, fold, test, curriculum, by_hardness=None, refreshes=None, selected=20):
+    rec = {"condition": condition, "fold": fold, "selected_epoch": selected,
            "validation": dict(test), "test": test, "curriculum": curriculum, "seconds": 60.0}
     if by_hardness:
         rec["test_by_hardness"] = by_hardness
@@ -219,7 +219,7 @@ def make_mosei(out):
 
 
 def make_resumed(out, dataset):
-    rec = run_record("at", "none", class_metrics(0.7), True)
+    rec = run_record("at", "none", class_metrics(0.7), True, selected=2)
     lines = epoch_lines("at/none", PHASES, "wa", resume_at=("stage2", 2))
     write_run(os.path.join(out, "resumed"), config_text(dataset, "hardy", 1, "at", fold="none"),
               results_doc(dataset, "classification", "hardy", 1, [rec]), lines)
