@@ -33,6 +33,17 @@ void hardy_nn_linear_forward(float *out, int ld_out, const float *in, int ld_in,
     for (int r = 0; r < rows; r++) memset(out + (size_t)r * ld_out, 0, (size_t)out_dim * sizeof(float));
 }
 
+HARDY_NN_CLONES
+static void colsum_block(float *db, const float *dout, int ld, int rows, int cols) {
+  float acc[64] = {0};
+  for (int r = 0; r < rows; r++) {
+    const float *d = dout + (size_t)r * ld;
+#pragma omp simd
+    for (int c = 0; c < cols; c++) acc[c] += d[c];
+  }
+  for (int c = 0; c < cols; c++) db[c] += acc[c];
+}
+
 void hardy_nn_linear_backward(float *din, int ld_din, float *dw, int ld_dw, float *db,
                               const float *dout, int ld_dout, const float *in, int ld_in,
                               const float *w, int ld_w, int rows, int in_dim, int out_dim) {
@@ -46,15 +57,8 @@ void hardy_nn_linear_backward(float *din, int ld_din, float *dw, int ld_dw, floa
   if (db) {
     /* Column blocks per thread: each thread owns its columns, rows summed in order. */
 #pragma omp parallel for schedule(static)
-    for (int c0 = 0; c0 < out_dim; c0 += 64) {
-      int c1 = c0 + 64 < out_dim ? c0 + 64 : out_dim;
-      float acc[64] = {0};
-      for (int r = 0; r < rows; r++) {
-        const float *d = dout + (size_t)r * ld_dout;
-        for (int c = c0; c < c1; c++) acc[c - c0] += d[c];
-      }
-      for (int c = c0; c < c1; c++) db[c] += acc[c - c0];
-    }
+    for (int c0 = 0; c0 < out_dim; c0 += 64)
+      colsum_block(db + c0, dout + c0, ld_dout, rows, c0 + 64 < out_dim ? 64 : out_dim - c0);
   }
 }
 
