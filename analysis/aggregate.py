@@ -29,7 +29,7 @@ import sys
 
 EXIT_INPUT = 2
 EXIT_INCOMPLETE = 1
-RUN_FILES = ("results.json", "config.ini", "metrics.jsonl")
+RUN_FILES = ("results.json", "config.ini", "metrics.jsonl", "status.json")
 FIXED_ORDER = ("a", "t", "v", "at", "av", "tv", "atv")
 METHOD_ORDER = ("hardy", "self-control", "uniform")
 TERCILES = ("easy", "medium", "hard")
@@ -80,7 +80,7 @@ def find_run_dirs(roots):
     """(complete, incomplete) run directories below roots, sorted. A directory is a run when it
     holds one of RUN_FILES; one without results.json is incomplete, unless it only holds a
     config.ini and has runs below it (a sweep folder that keeps its base config)."""
-    complete, incomplete = set(), set()
+    complete, incomplete = {}, {}  # real path -> path as found (overlapping DIRs count once)
     for root in roots:
         if not os.path.isdir(root):
             raise InputError("%s: no such directory (pass the --out directories of the runs, or "
@@ -88,16 +88,21 @@ def find_run_dirs(roots):
         for path, dirs, files in os.walk(root):
             dirs.sort()
             names = set(files)
+            real = os.path.realpath(path)
             if "results.json" in names:
-                complete.add(os.path.normpath(path))
+                complete.setdefault(real, os.path.normpath(path))
             elif names & set(RUN_FILES):
-                incomplete.add(os.path.normpath(path))
-    for path in sorted(incomplete):
-        if not os.path.exists(os.path.join(path, "metrics.jsonl")):
-            prefix = path + os.sep
-            if any(p.startswith(prefix) for p in complete | incomplete):
-                incomplete.discard(path)
-    return sorted(complete), sorted(incomplete)
+                incomplete.setdefault(real, os.path.normpath(path))
+    for real in sorted(incomplete):
+        if names_in(real) == {"config.ini"}:
+            prefix = real + os.sep
+            if any(p.startswith(prefix) for p in list(complete) + list(incomplete)):
+                del incomplete[real]
+    return sorted(complete.values()), sorted(incomplete.values())
+
+
+def names_in(path):
+    return {n for n in RUN_FILES if os.path.exists(os.path.join(path, n))}
 
 
 def read_config(path):
@@ -145,6 +150,24 @@ def last_progress(path):
     if last is None:
         return None
     return "%s %s epoch %s" % (last["phase"], last.get("run", "?"), last["epoch"])
+
+
+def read_status(path):
+    """What DIR/status.json says about a run that ended without results: "preempted (will
+    resume when requeued)", "failed (exit 2): MESSAGE", or None (no file: still running, or
+    killed before it could write one)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            status = json.load(f)
+    except (OSError, ValueError):
+        return None
+    state = str(status.get("state", "?"))
+    if state == "preempted":
+        return "preempted (resumes from its checkpoint when requeued or resubmitted)"
+    if state == "failed":
+        return "failed (exit %s): %s" % (status.get("exit_code", "?"),
+                                         str(status.get("error", "")).strip() or "no message")
+    return state
 
 
 class Run:
@@ -198,7 +221,8 @@ class Collection:
             self.missing.append({
                 "dir": p, "method": method_of(cfg, None) if cfg else None, "seed": cfg.get("run.seed"),
                 "condition": cfg.get("missing.condition"), "rate": cfg.get("missing.rate") or None,
-                "last": last_progress(os.path.join(p, "metrics.jsonl"))})
+                "last": last_progress(os.path.join(p, "metrics.jsonl")),
+                "state": read_status(os.path.join(p, "status.json"))})
         self.datasets = sorted({r.dataset for r in self.runs})
         self.tasks = sorted({r.task for r in self.runs})
         self.mixed = len(self.datasets) > 1 or len(self.tasks) > 1
@@ -569,6 +593,8 @@ def text_report(doc, all_metrics=False):
             what = ", ".join("%s=%s" % (k, m[k]) for k in ("method", "seed", "condition", "rate")
                              if m[k] not in (None, ""))
             out.append("  %s  (%s; last logged: %s)" % (m["dir"], what, m["last"] or "nothing"))
+            if m["state"]:
+                out.append("    status.json: %s" % m["state"])
     return "\n".join(out).rstrip("\n") + "\n"
 
 

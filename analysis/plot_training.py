@@ -60,7 +60,8 @@ def read_metrics(path):
             phase = obj.get("phase") if isinstance(obj, dict) else None
             if phase == "checkpoint":
                 checkpoints.append(obj)
-            elif phase in PHASES and isinstance(obj.get("epoch"), int):
+            elif phase in PHASES and finite(obj.get("epoch")):
+                obj["epoch"] = int(obj["epoch"])
                 by_epoch = series.setdefault(str(obj.get("run", "?")), {}).setdefault(phase, {})
                 superseded += obj["epoch"] in by_epoch
                 by_epoch[obj["epoch"]] = obj
@@ -84,8 +85,8 @@ def selected_epochs(results_path):
     out = {}
     for rec in results.get("runs", []):
         fold = rec.get("fold", "none")
-        name = "%s/%s" % (rec.get("condition"), "fold%s" % fold if fold != "none" else "none")
-        out[name] = rec.get("selected_epoch")
+        name = str(rec.get("condition"))  # as train names runs: "at/fold3", or "at" without folds
+        out[name if fold == "none" else "%s/fold%s" % (name, fold)] = rec.get("selected_epoch")
     return out
 
 
@@ -237,7 +238,7 @@ def main(argv=None):
     p.add_argument("dir", metavar="DIR", help="the --out directory of a training run")
     p.add_argument("--out", metavar="FILE", help="PNG to write (default DIR/training.png)")
     p.add_argument("--run", action="append", metavar="NAME",
-                   help="only this run, e.g. at/fold1 (repeatable; default all)")
+                   help="only this run, e.g. at/fold1 or rate0.30 (repeatable; default all)")
     p.add_argument("--metric", help="validation metric (default wa, or mae for regression)")
     p.add_argument("--json", metavar="PATH", help="write the deduplicated series and summary")
     args = p.parse_args(argv)
@@ -259,8 +260,8 @@ def main(argv=None):
         summary = phase_summary(series, checkpoints)
         metric = validation_metric(series, args.metric)
         out = args.out or os.path.join(args.dir, "training.png")
-        plot_run(args.dir, series, summary, metric,
-                 selected_epochs(os.path.join(args.dir, "results.json")), out)
+        selected = selected_epochs(os.path.join(args.dir, "results.json"))
+        plot_run(args.dir, series, summary, metric, selected, out)
     except (InputError, OSError) as e:
         print("plot_training.py: error: %s" % e, file=sys.stderr)
         return EXIT_INPUT
@@ -268,7 +269,8 @@ def main(argv=None):
     print("wrote %s" % out)
     if args.json:
         doc = {"series": series, "summary": summary, "superseded": superseded,
-               "unreadable_lines": bad, "validation_metric": metric}
+               "unreadable_lines": bad, "validation_metric": metric,
+               "selected_epochs": selected}
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(doc, f, indent=1)
     return 0

@@ -141,12 +141,15 @@ def check_study(aggregate, fx, work):
           "no tercile average when a condition lacks terciles")
     hardy = find(doc["groups"], group="hardy")
     near(hardy["retrieval"]["label_agreement_top1"], 0.6, "neighbour label agreement top-1")
-    check(len(doc["missing"]) == 1 and doc["missing"][0]["dir"].endswith("study/hardy_s4"),
-          "the killed run is listed as missing")
+    dirs = ["/".join(m["dir"].split(os.sep)[-2:]) for m in doc["missing"]]
+    check(dirs == ["study/hardy_s4", "study/uniform_s4"],
+          "the killed and the failed run are listed as missing (%s)" % dirs)
     check(doc["missing"][0]["last"] == "stage1 at/fold1 epoch 3",
           "the missing run's last logged epoch (a cut-off last line is skipped)")
-    check("missing: 1 run directory without results.json" in text and "hardy_s4" in text,
-          "the text report lists the missing run")
+    check(doc["missing"][0]["state"] is None and "out of memory on rank 2" in
+          doc["missing"][1]["state"], "status.json's error is reported for the failed run")
+    check("missing: 2 run directories without results.json" in text and "hardy_s4" in text
+          and "uniform_s4" in text, "the text report lists the missing runs")
     check("76.00 ± 4.00 (3)" in text and "+4.00 ± 1.00 (3)" in text,
           "the text table shows WA in percent with std and n")
     rows = list(csv.DictReader(open(os.path.join(work, "study.csv"))))
@@ -158,6 +161,10 @@ def check_study(aggregate, fx, work):
         near(float(r[0]["std"]), 0.04, "CSV std")
         check(r[0]["seeds"] == "1 2 3", "CSV seeds")
     check(any(x["section"] == "missing" for x in rows), "CSV lists the missing run")
+    rc, _, _ = run(aggregate, os.path.join(fx, "study"), os.path.join(fx, "study", "hardy_s1"),
+                   "--json", os.path.join(work, "overlap.json"))
+    check(rc == 0 and json.load(open(os.path.join(work, "overlap.json")))["groups"][0]["runs"] == 3,
+          "a directory passed twice (directly and inside its parent) counts once")
     rc, _, _ = run(aggregate, os.path.join(fx, "study"), "--strict", "--json", os.devnull)
     check(rc == 1, "--strict exits 1 when a run is missing (got %d)" % rc)
 

@@ -43,7 +43,7 @@ def main():
                         os.path.join(work, "resumed.png"), "--json", out)
     check(rc == 0, "resumed run plots (exit %d, %s)" % (rc, err.strip()))
     doc = json.load(open(out))
-    stage2 = doc["series"]["at/none"]["stage2"]
+    stage2 = doc["series"]["at"]["stage2"]
     check([x["epoch"] for x in stage2] == [1, 2, 3], "stage 2 has epochs 1, 2, 3 once each")
     near(stage2[1]["loss"], 1.0, "loss of the repeated epoch 2 (the later line)")
     near(stage2[1]["utt_per_s"], 520.0, "utt/s of the repeated epoch 2")
@@ -56,6 +56,7 @@ def main():
     near(doc["summary"]["checkpoint"]["write_mb_per_s_mean"], 850.0, "checkpoint MB/s")
     check(doc["validation_metric"] == "wa", "validation metric of a classification run is wa")
     check("repeated after a resume" in text, "the summary mentions the resume")
+    check(doc["selected_epochs"] == {"at": 2}, "selected epoch of run 'at' from results.json")
 
     rc, _, err = run(script, os.path.join(fx, "study", "hardy_s4"), "--out",
                      os.path.join(work, "killed.png"), "--json", out)
@@ -67,7 +68,7 @@ def main():
 
     rc, _, err = run(script, os.path.join(fx, "resumed"), "--run", "tv/fold9", "--out",
                      os.path.join(work, "x.png"))
-    check(rc == 2 and "at/none" in err, "an unknown --run exits 2 naming the runs")
+    check(rc == 2 and "runs: at" in err, "an unknown --run exits 2 naming the runs")
     rc, _, err = run(script, work, "--out", os.path.join(work, "y.png"))
     check(rc == 2 and "metrics.jsonl" in err, "a folder without metrics.jsonl exits 2")
     check(not os.path.exists(os.path.join(work, "x.png")), "no PNG after a refusal")

@@ -7,7 +7,7 @@ results.json, metrics.jsonl):
   OUT/study/   IEMOCAP-like 4-class runs: methods hardy, uniform and self-control, seeds 1-3,
                conditions at and tv, folds 1 and 2 (hardy and uniform carry test_by_hardness on
                condition at), plus hardy seed 4 killed in stage 1 (no results.json, its
-               metrics.jsonl ends in a cut-off line);
+               metrics.jsonl ends in a cut-off line) and uniform seed 4 failed (status.json);
   OUT/sweep/   a Slurm-array rate sweep: one task directory per (method, rate, seed), hardy and
                uniform, rates 0.1 / 0.3 / 0.5, seeds 1-2, the file's own split (fold "none");
   OUT/sigmoid/ hardy with curriculum.score = sigmoid, seeds 1-2, condition at, folds 1-2;
@@ -183,6 +183,11 @@ def make_study(out, dataset):
     lines = epoch_lines("at/fold1", [("teacher_warmup", 2), ("teacher", 2), ("stage1", 3)], "wa")
     write_run(os.path.join(out, "study", "hardy_s4"), config_text(dataset, "hardy", 4, "at, tv"),
               None, lines, tail='{"phase": "stage1", "run": "at/fold1", "epo')
+    path = os.path.join(out, "study", "uniform_s4")
+    write_run(path, config_text(dataset, "uniform", 4, "at, tv"), None,
+              epoch_lines("at/fold1", [("teacher_warmup", 1)], "wa"))
+    with open(os.path.join(path, "status.json"), "w") as f:
+        json.dump({"state": "failed", "exit_code": 3, "error": "out of memory on rank 2"}, f)
 
 
 def make_sweep(out, dataset):
@@ -194,7 +199,7 @@ def make_sweep(out, dataset):
             path = os.path.join(out, "sweep", "task_%04d" % task)
             write_run(path, config_text(dataset, method, seed, "atv", "%g" % rate, "none"),
                       results_doc(dataset, "classification", method, seed, [rec]),
-                      epoch_lines("%s/none" % cond, PHASES, "wa"))
+                      epoch_lines(cond, PHASES, "wa"))
             task += 1
 
 
@@ -215,12 +220,12 @@ def make_mosei(out):
             write_run(os.path.join(out, "mosei", "%s_s%d" % (method, seed)),
                       config_text(dataset, method, seed, "atv", "0.3", "none"),
                       results_doc(dataset, "regression", method, seed, [rec]),
-                      epoch_lines("rate0.30/none", PHASES, "mae"))
+                      epoch_lines("rate0.30", PHASES, "mae"))
 
 
 def make_resumed(out, dataset):
     rec = run_record("at", "none", class_metrics(0.7), True, selected=2)
-    lines = epoch_lines("at/none", PHASES, "wa", resume_at=("stage2", 2))
+    lines = epoch_lines("at", PHASES, "wa", resume_at=("stage2", 2))
     write_run(os.path.join(out, "resumed"), config_text(dataset, "hardy", 1, "at", fold="none"),
               results_doc(dataset, "classification", "hardy", 1, [rec]), lines)
 
