@@ -44,19 +44,22 @@ static int batch_make(step_batch_t *sb, const hardy_model_cfg_t *c, int B, unsig
   uint64_t key = hardy_rng_key(7, HARDY_RNG_TEST_DATA);
   for (int m = 0; m < 3; m++) {
     sb->x[m] = hardy_aligned_alloc(N * c->dims[m] * sizeof(float), "bench features");
-    if (!sb->x[m]) return HARDY_ERR_RUNTIME;
+    if (!sb->x[m])
+      return HARDY_ERR_RUNTIME;
     hardy_rng_normal_fill(key, (uint64_t)m, sb->x[m], (int64_t)(N * c->dims[m]));
   }
   sb->avail = hardy_calloc(N, 1, "bench avail");
   sb->label = hardy_calloc(N, sizeof(int32_t), "bench labels");
   sb->w = hardy_calloc(N, sizeof(float), "bench weights");
   sb->utt = hardy_calloc(N, sizeof(int64_t), "bench ids");
-  if (!sb->avail || !sb->label || !sb->w || !sb->utt) return HARDY_ERR_RUNTIME;
+  if (!sb->avail || !sb->label || !sb->w || !sb->utt)
+    return HARDY_ERR_RUNTIME;
   for (int d = 0; d < B; d++)
     for (int t = 0; t < sb->L; t++) {
       size_t r = (size_t)d * sb->L + t;
       sb->utt[r] = t < sb->len[d] ? (int64_t)d * 1000 + t : -1;
-      if (t >= sb->len[d]) continue;
+      if (t >= sb->len[d])
+        continue;
       sb->avail[r] = (uint8_t)pattern;
       sb->label[r] = (int32_t)(r % (size_t)c->n_out);
       sb->w[r] = 1.0f / (float)sb->real;
@@ -65,7 +68,8 @@ static int batch_make(step_batch_t *sb, const hardy_model_cfg_t *c, int B, unsig
 }
 
 static void batch_free(step_batch_t *sb) {
-  for (int m = 0; m < 3; m++) free(sb->x[m]);
+  for (int m = 0; m < 3; m++)
+    free(sb->x[m]);
   free(sb->avail), free(sb->label), free(sb->w), free(sb->utt);
 }
 
@@ -78,20 +82,24 @@ static double step_flops(const hardy_model_cfg_t *c, const step_batch_t *sb, uns
                          bool dense) {
   const double H = c->hidden, rH = c->mlp_ratio * c->hidden, dh = c->decoder_hidden;
   double sum_len2 = 0.0, total = 0.0;
-  for (int d = 0; d < sb->B; d++) sum_len2 += (double)sb->len[d] * sb->len[d];
+  for (int d = 0; d < sb->B; d++)
+    sum_len2 += (double)sb->len[d] * sb->len[d];
   const double rows = sb->real;
   int n_mod = 0, dec_cols = 0;
   for (int m = 0; m < 3; m++) {
     bool on = dense || (pattern >> m & 1u);
     n_mod += on;
-    if (dense || !(pattern >> m & 1u)) dec_cols += c->dims[m];
-    if (!on) continue;
-    total += 2 * 2.0 * rows * c->dims[m] * H;                                    /* fwd + dW */
-    total += c->depth * 3 * 2.0 * rows * (3 * H * H + H * H + 2 * H * rH);       /* blocks */
-    total += c->depth * 7 * 2.0 * sum_len2 * H;                                  /* attention */
+    if (dense || !(pattern >> m & 1u))
+      dec_cols += c->dims[m];
+    if (!on)
+      continue;
+    total += 2 * 2.0 * rows * c->dims[m] * H;                              /* fwd + dW */
+    total += c->depth * 3 * 2.0 * rows * (3 * H * H + H * H + 2 * H * rH); /* blocks */
+    total += c->depth * 7 * 2.0 * sum_len2 * H;                            /* attention */
   }
   total += 3 * 2.0 * rows * (n_mod * H) * 3 * H + 3 * 2.0 * rows * 3 * H * c->n_out;
-  if (dec_cols > 0) total += 3 * 2.0 * rows * (3 * H * dh + dh * dec_cols);
+  if (dec_cols > 0)
+    total += 3 * 2.0 * rows * (3 * H * dh + dh * dec_cols);
   return total;
 }
 
@@ -120,12 +128,14 @@ static int run_condition(const hardy_model_cfg_t *cfg, unsigned pattern, int ste
   if (rc == HARDY_OK) {
     memset(adam_m, 0, n * sizeof(float));
     memset(adam_v, 0, n * sizeof(float));
-    hardy_batch_t b = {sb.B, sb.L, {sb.x[0], sb.x[1], sb.x[2]}, {NULL, NULL, NULL}, sb.avail,
-                       sb.label, NULL, sb.w, sb.utt};
+    hardy_batch_t b = {
+        sb.B, sb.L,  {sb.x[0], sb.x[1], sb.x[2]}, {NULL, NULL, NULL}, sb.avail, sb.label, NULL,
+        sb.w, sb.utt};
     const int warmup = 2;
     double t0 = 0.0, c0 = 0.0;
     for (int s = 0; s < warmup + steps && rc == HARDY_OK; s++) {
-      if (s == warmup) t0 = hardy_now(), c0 = cpu_seconds();
+      if (s == warmup)
+        t0 = hardy_now(), c0 = cpu_seconds();
       hardy_losses_t l;
       memset(hardy_model_grads(m), 0, n * sizeof(float));
       rc = hardy_model_train_step(m, &b, HARDY_STAGE_FUSED, 1.0f, (uint64_t)s, &l, NULL, NULL);
@@ -138,7 +148,8 @@ static int run_condition(const hardy_model_cfg_t *cfg, unsigned pattern, int ste
     res->seconds_per_step = dt / steps;
     res->utt_per_s = (double)sb.real * steps / dt;
   }
-  if (adam_m && adam_v) batch_free(&sb);
+  if (adam_m && adam_v)
+    batch_free(&sb);
   free(adam_m), free(adam_v);
   hardy_model_free(m);
   return rc;
@@ -150,16 +161,19 @@ static int parse_condition(const char *text, uint8_t *bits) {
   for (const char *p = text; *p; p++) {
     const char *pos = strchr("atv", *p);
     if (!pos || (*bits >> (pos - "atv") & 1))
-      return hardy_fail(HARDY_ERR_INPUT, "--conditions: '%s' is not a condition (a t v at av tv atv)", text);
+      return hardy_fail(HARDY_ERR_INPUT,
+                        "--conditions: '%s' is not a condition (a t v at av tv atv)", text);
     *bits |= (uint8_t)(1u << (pos - "atv"));
   }
   return *bits ? HARDY_OK : hardy_fail(HARDY_ERR_INPUT, "--conditions: empty condition");
 }
 
 static void usage(void) {
-  printf("usage: hardy-hpc bench step [--threads 1,2] [--conditions at,atv] [--steps N] [--json FILE]\n"
-         "  Training-step throughput (utterances/s) of the backbone at the published sizes, stage 2\n"
-         "  under each fixed missing condition, with achieved GFLOP/s against the sgemm peak.\n");
+  printf(
+      "usage: hardy-hpc bench step [--threads 1,2] [--conditions at,atv] [--steps N] [--json "
+      "FILE]\n"
+      "  Training-step throughput (utterances/s) of the backbone at the published sizes, stage 2\n"
+      "  under each fixed missing condition, with achieved GFLOP/s against the sgemm peak.\n");
 }
 
 static int parse_list(const char *flag, const char *text, char out[][8], int cap) {
@@ -167,7 +181,8 @@ static int parse_list(const char *flag, const char *text, char out[][8], int cap
   const char *p = text;
   while (*p && n < cap) {
     size_t len = strcspn(p, ",");
-    if (len == 0 || len >= 8) return hardy_fail(HARDY_ERR_INPUT, "%s: bad list '%s'", flag, text);
+    if (len == 0 || len >= 8)
+      return hardy_fail(HARDY_ERR_INPUT, "%s: bad list '%s'", flag, text);
     memcpy(out[n], p, len);
     out[n++][len] = '\0';
     p += len + (p[len] == ',');
@@ -183,7 +198,8 @@ int hardy_bench_step(int argc, char **argv) {
   for (int i = 1; i < argc && status >= 0; i++) {
     const char *v = NULL;
     if (!strcmp(argv[i], "--help")) {
-      if (hardy_world_rank() == 0) usage();
+      if (hardy_world_rank() == 0)
+        usage();
       return HARDY_OK;
     } else if (!strcmp(argv[i], "--threads") && (v = hardy_cli_value(argc, argv, i++))) {
       status = n_thr = parse_list("--threads", v, thr_txt, 8);
@@ -210,10 +226,11 @@ int hardy_bench_step(int argc, char **argv) {
     threads[t] = (int)x;
   }
   status = hardy_agree(status < 0 ? status : HARDY_OK, MPI_COMM_WORLD);
-  if (status < 0) return status;
+  if (status < 0)
+    return status;
   hardy_blas_report();
   hardy_model_cfg_t cfg = {{512, 1024, 1024}, 256, 4, 2, 1.0f, 0.5f, false, 1024, 4, false, false,
-                           16 * 44, 1};
+                           16 * 44,           1};
   const char *coretype = getenv("OPENBLAS_CORETYPE");
   cJSON *root = cJSON_CreateObject(), *runs = cJSON_AddArrayToObject(root, "runs");
   cJSON_AddStringToObject(root, "benchmark", "step");
@@ -227,10 +244,12 @@ int hardy_bench_step(int argc, char **argv) {
     for (int c = 0; c < n_cond && status == HARDY_OK; c++) {
       step_result_t r = {0};
       status = run_condition(&cfg, patterns[c], (int)steps, &r);
-      if (status != HARDY_OK) break;
+      if (status != HARDY_OK)
+        break;
       step_batch_t sizes;
       memset(&sizes, 0, sizeof sizes);
-      for (int d = 0; d < 16; d++) sizes.len[d] = 30 + (d * 7) % 15, sizes.real += sizes.len[d];
+      for (int d = 0; d < 16; d++)
+        sizes.len[d] = 30 + (d * 7) % 15, sizes.real += sizes.len[d];
       sizes.B = 16;
       double done = step_flops(&cfg, &sizes, patterns[c], false) / r.seconds_per_step * 1e-9;
       double dense = step_flops(&cfg, &sizes, patterns[c], true) / r.seconds_per_step * 1e-9;
@@ -252,15 +271,16 @@ int hardy_bench_step(int argc, char **argv) {
         printf("step condition=%s threads=%d: %.1f ms/step (%.1f CPU ms), %.0f utterances/s, "
                "%.1f GFLOP/s executed (%.0f%% of sgemm peak %.1f), %.1f GFLOP/s dense-equivalent\n",
                cond[c], threads[t], r.seconds_per_step * 1e3, r.cpu_seconds_per_step * 1e3,
-               r.utt_per_s, done,
-               100.0 * done / peak, peak, dense);
+               r.utt_per_s, done, 100.0 * done / peak, peak, dense);
     }
   }
   if (status == HARDY_OK && hardy_world_rank() == 0) {
     char *text = cJSON_PrintUnformatted(root);
-    if (text) printf("%s\n", text);
+    if (text)
+      printf("%s\n", text);
     free(text);
-    if (json_path) status = hardy_json_write_file(json_path, root);
+    if (json_path)
+      status = hardy_json_write_file(json_path, root);
   }
   cJSON_Delete(root);
   return hardy_agree(status, MPI_COMM_WORLD);

@@ -23,9 +23,11 @@ static int add_tensor(hardy_model_t *m, size_t *off, int kind, int64_t rows, int
   char name[80];
   snprintf(name, sizeof name, fmt, a, b);
   *off = hardy_nn_arena_add(&m->arena, name, rows, cols);
-  if (*off == (size_t)-1) return HARDY_ERR_RUNTIME;
+  if (*off == (size_t)-1)
+    return HARDY_ERR_RUNTIME;
   uint8_t *k = realloc(m->init_kind, m->arena.n_tensors);
-  if (!k) return hardy_fail(HARDY_ERR_RUNTIME, "out of memory registering tensor '%s'", name);
+  if (!k)
+    return hardy_fail(HARDY_ERR_RUNTIME, "out of memory registering tensor '%s'", name);
   m->init_kind = k;
   k[m->arena.n_tensors - 1] = (uint8_t)kind;
   return HARDY_OK;
@@ -51,10 +53,12 @@ static int add_unit(hardy_model_t *m, unit_p *u, bool ln, const char *prefix, ui
   u->has_ln = ln;
   u->drop_id = drop_id;
   u->first = m->arena.n_params;
-  if (ln) HARDY_CHECK(add_ln(m, &u->ln1, H, prefix, "ln1"));
+  if (ln)
+    HARDY_CHECK(add_ln(m, &u->ln1, H, prefix, "ln1"));
   HARDY_CHECK(add_linear(m, &u->qkv, H, 3 * H, prefix, "attn.in_proj", INIT_XAVIER, INIT_ZERO));
   HARDY_CHECK(add_linear(m, &u->proj, H, H, prefix, "attn.out_proj", INIT_LINEAR, INIT_ZERO));
-  if (ln) HARDY_CHECK(add_ln(m, &u->ln2, H, prefix, "ln2"));
+  if (ln)
+    HARDY_CHECK(add_ln(m, &u->ln2, H, prefix, "ln2"));
   HARDY_CHECK(add_linear(m, &u->fc1, H, m->rH, prefix, "mlp.fc1", INIT_LINEAR, INIT_LINEAR));
   HARDY_CHECK(add_linear(m, &u->fc2, m->rH, H, prefix, "mlp.fc2", INIT_LINEAR, INIT_LINEAR));
   return HARDY_OK;
@@ -71,10 +75,12 @@ static int layout_params(hardy_model_t *m) {
     snprintf(prefix, sizeof prefix, "expert.%c.", MOD_NAME[mod]);
     HARDY_CHECK(add_linear(m, &e->in, c->dims[mod], m->H, prefix, "in", INIT_LINEAR, INIT_LINEAR));
     e->layer = calloc((size_t)c->depth, sizeof *e->layer);
-    if (!e->layer) return hardy_fail(HARDY_ERR_RUNTIME, "out of memory creating the model");
+    if (!e->layer)
+      return hardy_fail(HARDY_ERR_RUNTIME, "out of memory creating the model");
     for (int l = 0; l < c->depth; l++) {
       snprintf(prefix, sizeof prefix, "expert.%c.layer%d.", MOD_NAME[mod], l);
-      HARDY_CHECK(add_unit(m, &e->layer[l], c->layernorm, prefix, 16u + (uint32_t)(mod * 256 + l) * 2u));
+      HARDY_CHECK(
+          add_unit(m, &e->layer[l], c->layernorm, prefix, 16u + (uint32_t)(mod * 256 + l) * 2u));
     }
   }
   if (c->cross_attention)
@@ -83,10 +89,12 @@ static int layout_params(hardy_model_t *m) {
       m->pair[p].first = m->arena.n_params;
       for (int d = 0; d < 2; d++) {
         snprintf(prefix, sizeof prefix, "pair.%c%c.ca_%c_to_%c.", mn, nn, d ? nn : mn, d ? mn : nn);
-        HARDY_CHECK(add_unit(m, &m->pair[p].dir[d], false, prefix, 2048u + (uint32_t)(p * 2 + d) * 2u));
+        HARDY_CHECK(
+            add_unit(m, &m->pair[p].dir[d], false, prefix, 2048u + (uint32_t)(p * 2 + d) * 2u));
       }
       snprintf(prefix, sizeof prefix, "pair.%c%c.", mn, nn);
-      HARDY_CHECK(add_linear(m, &m->pair[p].head, m->H, c->n_out, prefix, "head", INIT_LINEAR, INIT_LINEAR));
+      HARDY_CHECK(add_linear(m, &m->pair[p].head, m->H, c->n_out, prefix, "head", INIT_LINEAR,
+                             INIT_LINEAR));
     }
   m->uni_first = m->arena.n_params;
   for (int mod = 0; mod < 3; mod++) {
@@ -98,8 +106,10 @@ static int layout_params(hardy_model_t *m) {
   m->head_first = m->arena.n_params;
   HARDY_CHECK(add_linear(m, &m->head, 3 * m->H, c->n_out, "", "head", INIT_LINEAR, INIT_LINEAR));
   m->dec_first = m->arena.n_params;
-  HARDY_CHECK(add_linear(m, &m->dec1, 3 * m->H, c->decoder_hidden, "decoder.", "fc1", INIT_LINEAR, INIT_LINEAR));
-  HARDY_CHECK(add_linear(m, &m->dec2, c->decoder_hidden, m->D, "decoder.", "fc2", INIT_LINEAR, INIT_LINEAR));
+  HARDY_CHECK(add_linear(m, &m->dec1, 3 * m->H, c->decoder_hidden, "decoder.", "fc1", INIT_LINEAR,
+                         INIT_LINEAR));
+  HARDY_CHECK(add_linear(m, &m->dec2, c->decoder_hidden, m->D, "decoder.", "fc2", INIT_LINEAR,
+                         INIT_LINEAR));
   return hardy_nn_arena_alloc(&m->arena);
 }
 
@@ -157,8 +167,10 @@ static void carve_all(hardy_model_t *m, carve_t *c) {
     e->xin = TAKE_F(c, R * cfg->dims[mod]);
     e->pre = TAKE_F(c, R * H);
     e->mu = TAKE_B(c, R * H);
-    for (int l = 0; l <= cfg->depth; l++) e->z[l] = TAKE_F(c, R * H);
-    for (int l = 0; l < cfg->depth; l++) carve_unit(m, c, &e->layer[l], cfg->layernorm);
+    for (int l = 0; l <= cfg->depth; l++)
+      e->z[l] = TAKE_F(c, R * H);
+    for (int l = 0; l < cfg->depth; l++)
+      carve_unit(m, c, &e->layer[l], cfg->layernorm);
     e->dz = TAKE_F(c, R * H);
     m->ulogits[mod] = TAKE_F(c, R * C);
     m->dulogits[mod] = TAKE_F(c, R * C);
@@ -216,20 +228,26 @@ static void carve_all(hardy_model_t *m, carve_t *c) {
 static int check_cfg(const hardy_model_cfg_t *c) {
   for (int mod = 0; mod < 3; mod++)
     if (c->dims[mod] < 1)
-      return hardy_fail(HARDY_ERR_INPUT, "model: feature dimension of modality %c is %d; must be >= 1",
+      return hardy_fail(HARDY_ERR_INPUT,
+                        "model: feature dimension of modality %c is %d; must be >= 1",
                         MOD_NAME[mod], c->dims[mod]);
   if (c->hidden < 1 || c->heads < 1 || c->hidden % c->heads)
-    return hardy_fail(HARDY_ERR_INPUT, "model: hidden %d must be a positive multiple of heads %d "
-                      "(set model.hidden / model.heads)", c->hidden, c->heads);
+    return hardy_fail(HARDY_ERR_INPUT,
+                      "model: hidden %d must be a positive multiple of heads %d "
+                      "(set model.hidden / model.heads)",
+                      c->hidden, c->heads);
   if (c->depth < 1 || c->depth > 255)
     return hardy_fail(HARDY_ERR_INPUT, "model: depth %d must be in [1, 255]", c->depth);
   if (!(c->dropout >= 0.0f && c->dropout < 1.0f))
     return hardy_fail(HARDY_ERR_INPUT, "model: dropout %g must be in [0, 1)", (double)c->dropout);
   if (!(c->mlp_ratio > 0.0f) || c->decoder_hidden < 1 || c->max_rows < 1)
-    return hardy_fail(HARDY_ERR_INPUT, "model: mlp_ratio, decoder_hidden and max_rows must be positive");
+    return hardy_fail(HARDY_ERR_INPUT,
+                      "model: mlp_ratio, decoder_hidden and max_rows must be positive");
   if (c->n_out < 1 || (c->regression && c->n_out != 1) || (!c->regression && c->n_out < 2))
-    return hardy_fail(HARDY_ERR_INPUT, "model: n_out %d invalid (classification needs >= 2 "
-                      "classes, regression exactly 1)", c->n_out);
+    return hardy_fail(HARDY_ERR_INPUT,
+                      "model: n_out %d invalid (classification needs >= 2 "
+                      "classes, regression exactly 1)",
+                      c->n_out);
   return HARDY_OK;
 }
 
@@ -237,11 +255,13 @@ int hardy_model_create(const hardy_model_cfg_t *cfg, hardy_model_t **out) {
   *out = NULL;
   HARDY_CHECK(check_cfg(cfg));
   hardy_model_t *m = hardy_calloc(1, sizeof *m, "model");
-  if (!m) return HARDY_ERR_RUNTIME;
+  if (!m)
+    return HARDY_ERR_RUNTIME;
   m->cfg = *cfg;
   m->H = cfg->hidden;
   m->rH = (int)lroundf(cfg->mlp_ratio * (float)cfg->hidden);
-  if (m->rH < 1) m->rH = 1;
+  if (m->rH < 1)
+    m->rH = 1;
   m->heads = cfg->heads;
   m->D = cfg->dims[0] + cfg->dims[1] + cfg->dims[2];
   m->col_off[0] = 0;
@@ -259,7 +279,8 @@ int hardy_model_create(const hardy_model_cfg_t *cfg, hardy_model_t **out) {
     carve_t c = {NULL, 0};
     carve_all(m, &c);
     m->act_mem = hardy_aligned_alloc(c.off, "model activations (lower model.max_rows?)");
-    if (!m->act_mem) rc = HARDY_ERR_RUNTIME;
+    if (!m->act_mem)
+      rc = HARDY_ERR_RUNTIME;
     else {
       memset(m->act_mem, 0, c.off);
       carve_t c2 = {m->act_mem, 0};
@@ -276,7 +297,8 @@ int hardy_model_create(const hardy_model_cfg_t *cfg, hardy_model_t **out) {
 }
 
 void hardy_model_free(hardy_model_t *m) {
-  if (!m) return;
+  if (!m)
+    return;
   for (int mod = 0; mod < 3; mod++) {
     free(m->ex[mod].layer);
     free(m->exa[mod].z);
@@ -288,12 +310,24 @@ void hardy_model_free(hardy_model_t *m) {
   free(m);
 }
 
-size_t hardy_model_num_params(const hardy_model_t *m) { return m->arena.n_params; }
-float *hardy_model_params(hardy_model_t *m) { return m->arena.params; }
-float *hardy_model_grads(hardy_model_t *m) { return m->arena.grads; }
-const hardy_model_cfg_t *hardy_model_config(const hardy_model_t *m) { return &m->cfg; }
-size_t hardy_model_num_tensors(const hardy_model_t *m) { return m->arena.n_tensors; }
-void hardy_model_set_reference(hardy_model_t *m, bool reference) { m->reference = reference; }
+size_t hardy_model_num_params(const hardy_model_t *m) {
+  return m->arena.n_params;
+}
+float *hardy_model_params(hardy_model_t *m) {
+  return m->arena.params;
+}
+float *hardy_model_grads(hardy_model_t *m) {
+  return m->arena.grads;
+}
+const hardy_model_cfg_t *hardy_model_config(const hardy_model_t *m) {
+  return &m->cfg;
+}
+size_t hardy_model_num_tensors(const hardy_model_t *m) {
+  return m->arena.n_tensors;
+}
+void hardy_model_set_reference(hardy_model_t *m, bool reference) {
+  m->reference = reference;
+}
 
 size_t hardy_model_count_weights(const hardy_model_t *m) {
   size_t n = 0;
@@ -306,7 +340,8 @@ size_t hardy_model_count_weights(const hardy_model_t *m) {
 
 hardy_tensor_info_t hardy_model_tensor(const hardy_model_t *m, size_t index) {
   hardy_tensor_info_t info = {0};
-  if (index >= m->arena.n_tensors) return info;
+  if (index >= m->arena.n_tensors)
+    return info;
   const hardy_nn_tensor_t *t = &m->arena.tensors[index];
   info.name = t->name;
   info.offset = t->offset;
@@ -328,11 +363,14 @@ void hardy_model_init(hardy_model_t *m) {
     float *p = m->arena.params + t->offset;
     double bound = 0.0;
     if (m->init_kind[i] == INIT_ONE) {
-      for (size_t e = 0; e < n; e++) p[e] = 1.0f;
+      for (size_t e = 0; e < n; e++)
+        p[e] = 1.0f;
       continue;
     }
-    if (m->init_kind[i] == INIT_ZERO) continue;
-    if (m->init_kind[i] == INIT_XAVIER) bound = sqrt(6.0 / (double)(t->shape[0] + t->shape[1]));
+    if (m->init_kind[i] == INIT_ZERO)
+      continue;
+    if (m->init_kind[i] == INIT_XAVIER)
+      bound = sqrt(6.0 / (double)(t->shape[0] + t->shape[1]));
     else {
       /* a bias takes the fan-in of the weight registered just before it */
       int64_t fan_in = t->rank == 2 ? t->shape[1] : m->arena.tensors[i - 1].shape[1];

@@ -52,18 +52,18 @@ typedef struct {
 
 /* A set of packed rows grouped by dialogue, with the per-row data its losses need. */
 typedef struct {
-  int n;            /* rows in the set */
-  int n_seg;        /* dialogues */
-  int *row;         /* [n] packed row index */
-  int *seg;         /* [n_seg + 1] */
-  bool masked;      /* reference path: attention keys restricted by `valid` */
-  uint8_t *valid;   /* [n] row has the set's modality (1 on every row when !masked) */
-  int64_t *utt;     /* [n] dropout keys */
-  float *w;         /* [n] loss weights (0 where the set's modality is absent) */
-  int32_t *label;   /* [n] */
-  float *score;     /* [n] */
-  uint8_t *avail;   /* [n] */
-  int *orig;        /* [n] batch row */
+  int n;          /* rows in the set */
+  int n_seg;      /* dialogues */
+  int *row;       /* [n] packed row index */
+  int *seg;       /* [n_seg + 1] */
+  bool masked;    /* reference path: attention keys restricted by `valid` */
+  uint8_t *valid; /* [n] row has the set's modality (1 on every row when !masked) */
+  int64_t *utt;   /* [n] dropout keys */
+  float *w;       /* [n] loss weights (0 where the set's modality is absent) */
+  int32_t *label; /* [n] */
+  float *score;   /* [n] */
+  uint8_t *avail; /* [n] */
+  int *orig;      /* [n] batch row */
 } rowset_t;
 
 typedef struct {
@@ -73,12 +73,12 @@ typedef struct {
 } expert_p;
 
 typedef struct {
-  float *xin;   /* [R, d_m] gathered (zero-filled) input */
-  float *pre;   /* [R, H] input projection before dropout (scratch) */
-  uint8_t *mu;  /* [R, H] input dropout keep flags */
-  float **z;    /* [depth + 1] of [R, H]: z[0] = u, z[depth] = expert output */
+  float *xin;  /* [R, d_m] gathered (zero-filled) input */
+  float *pre;  /* [R, H] input projection before dropout (scratch) */
+  uint8_t *mu; /* [R, H] input dropout keep flags */
+  float **z;   /* [depth + 1] of [R, H]: z[0] = u, z[depth] = expert output */
   unit_a *layer;
-  float *dz;    /* [R, H] gradient of z[depth], then of the current layer input */
+  float *dz; /* [R, H] gradient of z[depth], then of the current layer input */
 } expert_a;
 
 typedef struct {
@@ -88,11 +88,11 @@ typedef struct {
 } pair_p;
 
 typedef struct {
-  float *xm, *xn;     /* [R, H] gathered z^m r^m, z^n r^n */
-  float *dxm, *dxn;   /* [R, H] */
+  float *xm, *xn;   /* [R, H] gathered z^m r^m, z^n r^n */
+  float *dxm, *dxn; /* [R, H] */
   unit_a dir[2];
-  float *out[2];      /* [R, H] per direction */
-  float *j;           /* [R, H] */
+  float *out[2];           /* [R, H] per direction */
+  float *j;                /* [R, H] */
   float *logits, *dlogits; /* [R, n_out] */
 } pair_a;
 
@@ -125,17 +125,17 @@ struct hardy_model {
   float *xhat, *dxhat;             /* [R, D] */
   /* shared backward scratch of the attention units */
   float *s_pre2, *s_dpre2, *s_da, *s_dln, *s_datt; /* [R, H] */
-  float *s_df1;                                   /* [R, rH] */
-  float *s_dqkv;                                  /* [R, 3H] */
+  float *s_df1;                                    /* [R, rH] */
+  float *s_dqkv;                                   /* [R, 3H] */
   /* outputs in batch-row layout */
   float *o_logits, *o_recon, *o_z[3], *o_pair[3];
 
   /* row plan of the current batch */
   int n_packed;
-  int *pk_orig;      /* [R] */
-  int *pk_pos[3];    /* [R] index of a packed row in expert m's set, -1 if absent */
-  int *pk_ppos[3];   /* [R] index in pair p's set, -1 if neither modality present */
-  int *pk_dpos;      /* [R] index in the decoder set, -1 if none */
+  int *pk_orig;    /* [R] */
+  int *pk_pos[3];  /* [R] index of a packed row in expert m's set, -1 if absent */
+  int *pk_ppos[3]; /* [R] index in pair p's set, -1 if neither modality present */
+  int *pk_dpos;    /* [R] index in the decoder set, -1 if none */
   rowset_t packed, rs_ex[3], rs_pair[3], rs_dec;
   bool ex_active[3];
   unsigned dec_blocks; /* decoder output blocks (bit m) computed this pass */
@@ -177,7 +177,11 @@ void hardy_model_bad_fwd(hardy_model_t *m, float *out, float *pre, uint8_t *mask
 void hardy_model_ad_bwd(hardy_model_t *m, float *dpre, const float *dout, const float *pre,
                         const uint8_t *mask, int rows, int cols, hardy_nn_act_t act);
 
-static inline float *P(hardy_model_t *m, size_t off) { return m->arena.params + off; }
-static inline float *G(hardy_model_t *m, size_t off) { return m->arena.grads + off; }
+static inline float *P(hardy_model_t *m, size_t off) {
+  return m->arena.params + off;
+}
+static inline float *G(hardy_model_t *m, size_t off) {
+  return m->arena.grads + off;
+}
 
 #endif

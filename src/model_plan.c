@@ -9,8 +9,10 @@
 typedef enum { IN_ANY_OF = 0, IN_MISSING = 1, IN_REAL = 2 } member_t;
 
 static bool is_member(uint8_t avail, member_t how, unsigned bits) {
-  if (how == IN_ANY_OF) return (avail & bits) != 0;
-  if (how == IN_MISSING) return avail != 0 && (avail & 7u) != 7u;
+  if (how == IN_ANY_OF)
+    return (avail & bits) != 0;
+  if (how == IN_MISSING)
+    return avail != 0 && (avail & 7u) != 7u;
   return avail != 0;
 }
 
@@ -24,7 +26,8 @@ static void build_set(hardy_model_t *m, rowset_t *rs, int *pos, member_t how, un
     for (int p = pk->seg[d]; p < pk->seg[d + 1]; p++) {
       bool in = is_member(pk->avail[p], how, bits);
       if (!in && !m->reference) {
-        if (pos) pos[p] = -1;
+        if (pos)
+          pos[p] = -1;
         continue;
       }
       int i = rs->n++;
@@ -36,7 +39,8 @@ static void build_set(hardy_model_t *m, rowset_t *rs, int *pos, member_t how, un
       rs->score[i] = pk->score[p];
       rs->avail[i] = pk->avail[p];
       rs->orig[i] = pk->orig[p];
-      if (pos) pos[p] = i;
+      if (pos)
+        pos[p] = i;
     }
   }
   rs->seg[pk->n_seg] = rs->n;
@@ -48,26 +52,35 @@ static int validate(const hardy_model_t *m, const hardy_batch_t *b) {
     return hardy_fail(HARDY_ERR_INPUT, "model: empty batch (%d dialogues of length %d)",
                       b->n_dialogue, b->max_len);
   if ((int64_t)b->n_dialogue * b->max_len > c->max_rows)
-    return hardy_fail(HARDY_ERR_INPUT, "model: batch of %d dialogues padded to %d utterances has "
+    return hardy_fail(HARDY_ERR_INPUT,
+                      "model: batch of %d dialogues padded to %d utterances has "
                       "%lld rows, more than model max_rows %d; create the model with a larger "
-                      "max_rows", b->n_dialogue, b->max_len,
-                      (long long)b->n_dialogue * b->max_len, c->max_rows);
+                      "max_rows",
+                      b->n_dialogue, b->max_len, (long long)b->n_dialogue * b->max_len,
+                      c->max_rows);
   if (!b->x[0] || !b->x[1] || !b->x[2] || !b->avail || !b->weight || !b->utt_id)
     return hardy_fail(HARDY_ERR_INPUT, "model: batch lacks features, avail, weight or utt_id");
   if (c->regression ? !b->score : !b->label)
-    return hardy_fail(HARDY_ERR_INPUT, "model: batch lacks %s", c->regression ? "scores" : "labels");
+    return hardy_fail(HARDY_ERR_INPUT, "model: batch lacks %s",
+                      c->regression ? "scores" : "labels");
   int rows = b->n_dialogue * b->max_len;
   for (int r = 0; r < rows; r++) {
     if (b->avail[r] > 7)
-      return hardy_fail(HARDY_ERR_INPUT, "model: row %d (utterance %lld) has availability bits "
-                        "0x%x; only bits 0-2 (a, t, v) exist", r, (long long)b->utt_id[r], b->avail[r]);
+      return hardy_fail(HARDY_ERR_INPUT,
+                        "model: row %d (utterance %lld) has availability bits "
+                        "0x%x; only bits 0-2 (a, t, v) exist",
+                        r, (long long)b->utt_id[r], b->avail[r]);
     if (b->avail[r] == 0 && b->weight[r] != 0.0f)
-      return hardy_fail(HARDY_ERR_INPUT, "model: row %d is padding (no modality present) but has "
-                        "loss weight %g; padding rows must have weight 0", r, (double)b->weight[r]);
+      return hardy_fail(HARDY_ERR_INPUT,
+                        "model: row %d is padding (no modality present) but has "
+                        "loss weight %g; padding rows must have weight 0",
+                        r, (double)b->weight[r]);
     if (b->avail[r] && !c->regression && b->weight[r] != 0.0f &&
         (b->label[r] < 0 || b->label[r] >= c->n_out))
-      return hardy_fail(HARDY_ERR_INPUT, "model: row %d (utterance %lld) has label %d outside "
-                        "[0, %d)", r, (long long)b->utt_id[r], b->label[r], c->n_out);
+      return hardy_fail(HARDY_ERR_INPUT,
+                        "model: row %d (utterance %lld) has label %d outside "
+                        "[0, %d)",
+                        r, (long long)b->utt_id[r], b->label[r], c->n_out);
   }
   return HARDY_OK;
 }
@@ -85,7 +98,8 @@ int hardy_model_plan(hardy_model_t *m, const hardy_batch_t *b, bool fused, bool 
     for (int t = 0; t < L; t++) {
       int r = d * L + t;
       bool real = b->avail[r] != 0;
-      if (!real && !m->reference) continue;
+      if (!real && !m->reference)
+        continue;
       int p = pk->n++;
       pk->row[p] = p;
       pk->orig[p] = r;
@@ -114,9 +128,11 @@ int hardy_model_plan(hardy_model_t *m, const hardy_batch_t *b, bool fused, bool 
   m->dec_blocks = 0;
   if (fused) {
     build_set(m, &m->rs_dec, m->pk_dpos, full_recon ? IN_REAL : IN_MISSING, 0);
-    if (full_recon || m->reference) m->dec_blocks = 7u;
+    if (full_recon || m->reference)
+      m->dec_blocks = 7u;
     else
-      for (int p = 0; p < pk->n; p++) m->dec_blocks |= ~(unsigned)pk->avail[p] & 7u;
+      for (int p = 0; p < pk->n; p++)
+        m->dec_blocks |= ~(unsigned)pk->avail[p] & 7u;
   }
   return HARDY_OK;
 }

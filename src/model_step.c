@@ -15,7 +15,9 @@
 
 static const uint32_t FUSION_DROP_SITE = 8;
 
-static bool block_active(const hardy_model_t *m, int mod) { return m->ex_active[mod]; }
+static bool block_active(const hardy_model_t *m, int mod) {
+  return m->ex_active[mod];
+}
 
 /* ---- fusion and task head ---- */
 
@@ -34,9 +36,10 @@ static void fusion_forward(hardy_model_t *m) {
     }
   int first = 1;
   for (int mod = 0; mod < 3; mod++) {
-    if (!block_active(m, mod)) continue; /* its h block is zero: skip its K-columns */
-    NN(m, hardy_nn_linear_forward)(m->fpre, H3, m->h + mod * H, H3, P(m, m->fuse.w) + mod * H, H3,
-                                   NULL, NP, H, H3, !first);
+    if (!block_active(m, mod))
+      continue; /* its h block is zero: skip its K-columns */
+    NN(m, hardy_nn_linear_forward)
+    (m->fpre, H3, m->h + mod * H, H3, P(m, m->fuse.w) + mod * H, H3, NULL, NP, H, H3, !first);
     first = 0;
   }
   hardy_model_bad_fwd(m, m->g, m->fpre, m->fmask, P(m, m->fuse.b), m->h, NULL, NP, H3,
@@ -46,8 +49,10 @@ static void fusion_forward(hardy_model_t *m) {
 
 static double task_loss(hardy_model_t *m, float *dlogits, const float *logits, const rowset_t *rs) {
   const int C = m->cfg.n_out, R = rs->n;
-  if (dlogits) memset(dlogits, 0, (size_t)R * C * sizeof(float));
-  if (m->cfg.regression) return hardy_nn_mse(dlogits, logits, rs->score, rs->w, R);
+  if (dlogits)
+    memset(dlogits, 0, (size_t)R * C * sizeof(float));
+  if (m->cfg.regression)
+    return hardy_nn_mse(dlogits, logits, rs->score, rs->w, R);
   return hardy_nn_cross_entropy(dlogits, logits, rs->label, rs->w, R, C);
 }
 
@@ -59,21 +64,24 @@ static void fusion_backward(hardy_model_t *m) {
   hardy_model_ad_bwd(m, dfpre, m->dg, m->fpre, m->fmask, NP, H3, HARDY_ACT_RELU);
   memcpy(m->dh, m->dg, (size_t)NP * H3 * sizeof(float)); /* residual g = h + ... */
   for (int mod = 0; mod < 3; mod++) {
-    if (!block_active(m, mod)) continue;
-    NN(m, hardy_nn_linear_backward)(m->dh + mod * H, H3, G(m, m->fuse.w) + mod * H, H3, NULL,
-                                    dfpre, H3, m->h + mod * H, H3, P(m, m->fuse.w) + mod * H, H3,
-                                    NP, H, H3);
+    if (!block_active(m, mod))
+      continue;
+    NN(m, hardy_nn_linear_backward)
+    (m->dh + mod * H, H3, G(m, m->fuse.w) + mod * H, H3, NULL, dfpre, H3, m->h + mod * H, H3,
+     P(m, m->fuse.w) + mod * H, H3, NP, H, H3);
   }
-  NN(m, hardy_nn_linear_backward)(NULL, 0, NULL, 0, G(m, m->fuse.b), dfpre, H3, NULL, 0, NULL, 0,
-                                  NP, H3, H3);
+  NN(m, hardy_nn_linear_backward)
+  (NULL, 0, NULL, 0, G(m, m->fuse.b), dfpre, H3, NULL, 0, NULL, 0, NP, H3, H3);
   for (int mod = 0; mod < 3; mod++) {
-    if (!block_active(m, mod)) continue;
+    if (!block_active(m, mod))
+      continue;
     const rowset_t *rs = &m->rs_ex[mod];
     float *dz = m->exa[mod].dz;
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < rs->n; i++) {
       if (rs->valid[i])
-        memcpy(dz + (size_t)i * H, m->dh + (size_t)rs->row[i] * H3 + mod * H, (size_t)H * sizeof(float));
+        memcpy(dz + (size_t)i * H, m->dh + (size_t)rs->row[i] * H3 + mod * H,
+               (size_t)H * sizeof(float));
       else
         memset(dz + (size_t)i * H, 0, (size_t)H * sizeof(float));
     }
@@ -85,7 +93,8 @@ static void fusion_backward(hardy_model_t *m) {
 static const float *decoder_input(hardy_model_t *m) {
   const rowset_t *rs = &m->rs_dec;
   const int H3 = 3 * m->H;
-  if (rs->n == m->n_packed) return m->g; /* every packed row, in order */
+  if (rs->n == m->n_packed)
+    return m->g; /* every packed row, in order */
 #pragma omp parallel for schedule(static)
   for (int i = 0; i < rs->n; i++)
     memcpy(m->gd + (size_t)i * H3, m->g + (size_t)rs->row[i] * H3, (size_t)H3 * sizeof(float));
@@ -95,25 +104,30 @@ static const float *decoder_input(hardy_model_t *m) {
 static double decoder_forward(hardy_model_t *m, const hardy_batch_t *b, bool grads) {
   const rowset_t *rs = &m->rs_dec;
   const int R = rs->n, dh = m->cfg.decoder_hidden, D = m->D, H3 = 3 * m->H;
-  if (R == 0 || !m->dec_blocks) return 0.0;
+  if (R == 0 || !m->dec_blocks)
+    return 0.0;
   const float *gin = decoder_input(m);
   hardy_model_lin_fwd(m, &m->dec1, m->d1pre, dh, gin, H3, R, false);
-  NN(m, hardy_nn_bias_act_dropout_forward)(m->d1, m->d1pre, NULL, P(m, m->dec1.b), NULL, NULL, R,
-                                           dh, HARDY_ACT_RELU, NULL);
+  NN(m, hardy_nn_bias_act_dropout_forward)
+  (m->d1, m->d1pre, NULL, P(m, m->dec1.b), NULL, NULL, R, dh, HARDY_ACT_RELU, NULL);
   for (int mod = 0; mod < 3; mod++) {
-    if (!(m->dec_blocks >> mod & 1u)) continue;
+    if (!(m->dec_blocks >> mod & 1u))
+      continue;
     size_t off = (size_t)m->col_off[mod];
-    NN(m, hardy_nn_linear_forward)(m->xhat + off, D, m->d1, dh, P(m, m->dec2.w) + off * dh, dh,
-                                   P(m, m->dec2.b) + off, R, dh, m->cfg.dims[mod], 0);
+    NN(m, hardy_nn_linear_forward)
+    (m->xhat + off, D, m->d1, dh, P(m, m->dec2.w) + off * dh, dh, P(m, m->dec2.b) + off, R, dh,
+     m->cfg.dims[mod], 0);
   }
   if (grads)
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < R; i++)
       for (int mod = 0; mod < 3; mod++)
         if (m->dec_blocks >> mod & 1u)
-          memset(m->dxhat + (size_t)i * D + m->col_off[mod], 0, (size_t)m->cfg.dims[mod] * sizeof(float));
+          memset(m->dxhat + (size_t)i * D + m->col_off[mod], 0,
+                 (size_t)m->cfg.dims[mod] * sizeof(float));
   const float *target[3];
-  for (int mod = 0; mod < 3; mod++) target[mod] = b->target[mod] ? b->target[mod] : b->x[mod];
+  for (int mod = 0; mod < 3; mod++)
+    target[mod] = b->target[mod] ? b->target[mod] : b->x[mod];
   return hardy_nn_recon_loss(grads ? m->dxhat : NULL, m->xhat, D, target, rs->orig, rs->avail,
                              rs->w, m->cfg.dims, m->col_off, m->dec_blocks, R);
 }
@@ -122,20 +136,23 @@ static double decoder_forward(hardy_model_t *m, const hardy_batch_t *b, bool gra
 static void decoder_backward(hardy_model_t *m, float lambda) {
   const rowset_t *rs = &m->rs_dec;
   const int R = rs->n, dh = m->cfg.decoder_hidden, D = m->D, H3 = 3 * m->H;
-  if (R == 0 || !m->dec_blocks || lambda == 0.0f) return;
+  if (R == 0 || !m->dec_blocks || lambda == 0.0f)
+    return;
   if (lambda != 1.0f)
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < R; i++)
       for (int mod = 0; mod < 3; mod++)
         if (m->dec_blocks >> mod & 1u)
-          for (int c = 0; c < m->cfg.dims[mod]; c++) m->dxhat[(size_t)i * D + m->col_off[mod] + c] *= lambda;
+          for (int c = 0; c < m->cfg.dims[mod]; c++)
+            m->dxhat[(size_t)i * D + m->col_off[mod] + c] *= lambda;
   memset(m->dd1, 0, (size_t)R * dh * sizeof(float));
   for (int mod = 0; mod < 3; mod++) {
-    if (!(m->dec_blocks >> mod & 1u)) continue;
+    if (!(m->dec_blocks >> mod & 1u))
+      continue;
     size_t off = (size_t)m->col_off[mod];
-    NN(m, hardy_nn_linear_backward)(m->dd1, dh, G(m, m->dec2.w) + off * dh, dh,
-                                    G(m, m->dec2.b) + off, m->dxhat + off, D, m->d1, dh,
-                                    P(m, m->dec2.w) + off * dh, dh, R, dh, m->cfg.dims[mod]);
+    NN(m, hardy_nn_linear_backward)
+    (m->dd1, dh, G(m, m->dec2.w) + off * dh, dh, G(m, m->dec2.b) + off, m->dxhat + off, D, m->d1,
+     dh, P(m, m->dec2.w) + off * dh, dh, R, dh, m->cfg.dims[mod]);
   }
   NN(m, hardy_nn_act_dropout_backward)(m->dd1, m->dd1, m->d1pre, NULL, 0.0f, R, dh, HARDY_ACT_RELU);
   const float *gin = rs->n == m->n_packed ? m->g : m->gd;
@@ -149,7 +166,8 @@ static void decoder_backward(hardy_model_t *m, float lambda) {
   for (int i = 0; i < R; i++) {
     float *dst = m->dg + (size_t)rs->row[i] * H3;
     const float *src = m->dgd + (size_t)i * H3;
-    for (int c = 0; c < H3; c++) dst[c] += src[c];
+    for (int c = 0; c < H3; c++)
+      dst[c] += src[c];
   }
 }
 
@@ -176,13 +194,15 @@ static double pair_forward(hardy_model_t *m, int p, bool grads) {
   const rowset_t *rs = &m->rs_pair[p];
   pair_a *a = &m->pra[p];
   const int R = rs->n, H = m->H;
-  if (R == 0) return 0.0;
+  if (R == 0)
+    return 0.0;
   pair_gather(m, p);
   hardy_model_unit_forward(m, &m->pair[p].dir[0], &a->dir[0], rs, a->xm, a->xn, NULL, a->out[0]);
   hardy_model_unit_forward(m, &m->pair[p].dir[1], &a->dir[1], rs, a->xn, a->xm, NULL, a->out[1]);
   const size_t n = (size_t)R * H;
 #pragma omp parallel for simd schedule(static)
-  for (size_t e = 0; e < n; e++) a->j[e] = a->out[0][e] + a->out[1][e];
+  for (size_t e = 0; e < n; e++)
+    a->j[e] = a->out[0][e] + a->out[1][e];
   hardy_model_lin_fwd(m, &m->pair[p].head, a->logits, m->cfg.n_out, a->j, H, R, true);
   return task_loss(m, grads ? a->dlogits : NULL, a->logits, rs);
 }
@@ -198,18 +218,23 @@ static void pair_backward(hardy_model_t *m, int p) {
     hardy_model_lin_bwd(m, &m->pair[p].head, dj, H, a->dlogits, m->cfg.n_out, a->j, H, R);
     memset(a->dxm, 0, RH);
     memset(a->dxn, 0, RH);
-    hardy_model_unit_backward(m, &m->pair[p].dir[0], &a->dir[0], rs, a->xm, a->xn, dj, a->dxm, a->dxn);
-    hardy_model_unit_backward(m, &m->pair[p].dir[1], &a->dir[1], rs, a->xn, a->xm, dj, a->dxn, a->dxm);
+    hardy_model_unit_backward(m, &m->pair[p].dir[0], &a->dir[0], rs, a->xm, a->xn, dj, a->dxm,
+                              a->dxn);
+    hardy_model_unit_backward(m, &m->pair[p].dir[1], &a->dir[1], rs, a->xn, a->xm, dj, a->dxn,
+                              a->dxm);
     const float *src[2] = {a->dxm, a->dxn};
     for (int s = 0; s < 2; s++) {
       int mod = mods[s];
-      if (!block_active(m, mod)) continue;
+      if (!block_active(m, mod))
+        continue;
       float *dz = m->exa[mod].dz;
 #pragma omp parallel for schedule(static)
       for (int i = 0; i < R; i++) {
         int k = m->pk_pos[mod][rs->row[i]];
-        if (k < 0 || !(rs->avail[i] >> mod & 1)) continue;
-        for (int c = 0; c < H; c++) dz[(size_t)k * H + c] += src[s][(size_t)i * H + c];
+        if (k < 0 || !(rs->avail[i] >> mod & 1))
+          continue;
+        for (int c = 0; c < H; c++)
+          dz[(size_t)k * H + c] += src[s][(size_t)i * H + c];
       }
     }
   }
@@ -220,7 +245,8 @@ static void pair_backward(hardy_model_t *m, int p) {
 
 static double uni_forward(hardy_model_t *m, int mod, bool grads) {
   const rowset_t *rs = &m->rs_ex[mod];
-  if (!block_active(m, mod) || rs->n == 0) return 0.0;
+  if (!block_active(m, mod) || rs->n == 0)
+    return 0.0;
   hardy_model_lin_fwd(m, &m->uni[mod], m->ulogits[mod], m->cfg.n_out, m->exa[mod].z[m->cfg.depth],
                       m->H, rs->n, true);
   return task_loss(m, grads ? m->dulogits[mod] : NULL, m->ulogits[mod], rs);
@@ -228,7 +254,8 @@ static double uni_forward(hardy_model_t *m, int mod, bool grads) {
 
 static void uni_backward(hardy_model_t *m, int mod) {
   const rowset_t *rs = &m->rs_ex[mod];
-  if (!block_active(m, mod) || rs->n == 0) return;
+  if (!block_active(m, mod) || rs->n == 0)
+    return;
   memset(m->exa[mod].dz, 0, (size_t)rs->n * m->H * sizeof(float));
   hardy_model_lin_bwd(m, &m->uni[mod], m->exa[mod].dz, m->H, m->dulogits[mod], m->cfg.n_out,
                       m->exa[mod].z[m->cfg.depth], m->H, rs->n);
@@ -253,21 +280,26 @@ static int run(hardy_model_t *m, const hardy_batch_t *b, hardy_stage_t stage, fl
   m->drop_step = step;
   m->ready_lo = m->arena.n_params;
   hardy_losses_t l = {0};
-  for (int p = 0; p < m->n_packed; p++) l.weight += m->packed.w[p];
+  for (int p = 0; p < m->n_packed; p++)
+    l.weight += m->packed.w[p];
   if (m->n_packed > 0) {
     for (int mod = 0; mod < 3; mod++)
-      if (block_active(m, mod)) hardy_model_expert_forward(m, mod, b);
+      if (block_active(m, mod))
+        hardy_model_expert_forward(m, mod, b);
     if (!fused) {
-      for (int mod = 0; mod < 3; mod++) l.task += uni_forward(m, mod, ps->grads);
+      for (int mod = 0; mod < 3; mod++)
+        l.task += uni_forward(m, mod, ps->grads);
     } else {
       fusion_forward(m);
       l.task = task_loss(m, ps->grads ? m->dlogits : NULL, m->logits, &m->packed);
       l.rec = decoder_forward(m, b, ps->grads);
-      for (int p = 0; p < 3; p++) l.pair += pair_forward(m, p, ps->grads);
+      for (int p = 0; p < 3; p++)
+        l.pair += pair_forward(m, p, ps->grads);
     }
   }
   l.total = l.task + (double)lambda_rec * l.rec + l.pair;
-  if (losses) *losses = l;
+  if (losses)
+    *losses = l;
   if (!ps->grads || m->n_packed == 0) {
     hardy_model_report_ready(m, 0);
     return HARDY_OK;
@@ -282,12 +314,15 @@ static int run(hardy_model_t *m, const hardy_batch_t *b, hardy_stage_t stage, fl
     fusion_backward(m);
     hardy_model_report_ready(m, m->uni_first);
     if (m->cfg.cross_attention)
-      for (int p = 2; p >= 0; p--) pair_backward(m, p);
+      for (int p = 2; p >= 0; p--)
+        pair_backward(m, p);
   } else {
-    for (int mod = 0; mod < 3; mod++) uni_backward(m, mod);
+    for (int mod = 0; mod < 3; mod++)
+      uni_backward(m, mod);
     hardy_model_report_ready(m, m->uni_first);
   }
-  for (int mod = 2; mod >= 0; mod--) hardy_model_expert_backward(m, mod);
+  for (int mod = 2; mod >= 0; mod--)
+    hardy_model_expert_backward(m, mod);
   hardy_model_report_ready(m, 0);
   return HARDY_OK;
 }
@@ -317,16 +352,19 @@ static void scatter_outputs(hardy_model_t *m, const hardy_batch_t *b, hardy_mode
   memset(m->o_recon, 0, (size_t)N * D * sizeof(float));
   for (int s = 0; s < 3; s++) {
     memset(m->o_z[s], 0, (size_t)N * H * sizeof(float));
-    if (pairs) memset(m->o_pair[s], 0, (size_t)N * H * sizeof(float));
+    if (pairs)
+      memset(m->o_pair[s], 0, (size_t)N * H * sizeof(float));
   }
   const rowset_t *pk = &m->packed;
 #pragma omp parallel for schedule(static)
   for (int p = 0; p < m->n_packed; p++) {
-    if (!pk->avail[p]) continue;
+    if (!pk->avail[p])
+      continue;
     size_t r = (size_t)pk->orig[p];
     memcpy(m->o_logits + r * C, m->logits + (size_t)p * C, (size_t)C * sizeof(float));
     int k = m->pk_dpos[p];
-    if (k >= 0) memcpy(m->o_recon + r * D, m->xhat + (size_t)k * D, (size_t)D * sizeof(float));
+    if (k >= 0)
+      memcpy(m->o_recon + r * D, m->xhat + (size_t)k * D, (size_t)D * sizeof(float));
     for (int mod = 0; mod < 3; mod++)
       memcpy(m->o_z[mod] + r * H, m->h + (size_t)p * H3 + mod * H, (size_t)H * sizeof(float));
     for (int q = 0; pairs && q < 3; q++) {

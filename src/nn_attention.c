@@ -14,18 +14,21 @@
 static inline float dotf(const float *a, const float *b, int n) {
   float s = 0.0f;
 #pragma omp simd reduction(+ : s)
-  for (int i = 0; i < n; i++) s += a[i] * b[i];
+  for (int i = 0; i < n; i++)
+    s += a[i] * b[i];
   return s;
 }
 
 static inline void axpyf(float *y, float alpha, const float *x, int n) {
 #pragma omp simd
-  for (int i = 0; i < n; i++) y[i] += alpha * x[i];
+  for (int i = 0; i < n; i++)
+    y[i] += alpha * x[i];
 }
 
 static int max_segment(const hardy_nn_attn_t *a) {
   int mx = 1;
-  for (int s = 0; s < a->n_seg; s++) mx = HARDY_NN_MAXI(mx, a->seg_off[s + 1] - a->seg_off[s]);
+  for (int s = 0; s < a->n_seg; s++)
+    mx = HARDY_NN_MAXI(mx, a->seg_off[s + 1] - a->seg_off[s]);
   return mx;
 }
 
@@ -41,7 +44,8 @@ static void fwd_task(float *out, int ld_out, float *lse, const float *q, int ld_
     float *oi = out + (size_t)i * ld_out + h * dh;
     float mx = -INFINITY;
     for (int j = 0; j < n; j++) {
-      if (a->key_valid && !a->key_valid[i0 + j]) continue;
+      if (a->key_valid && !a->key_valid[i0 + j])
+        continue;
       sc[j] = dotf(qi, k + (size_t)(i0 + j) * ld_k + h * dh, dh) * scale;
       mx = sc[j] > mx ? sc[j] : mx;
     }
@@ -52,13 +56,15 @@ static void fwd_task(float *out, int ld_out, float *lse, const float *q, int ld_
     }
     float sum = 0.0f;
     for (int j = 0; j < n; j++) {
-      if (a->key_valid && !a->key_valid[i0 + j]) continue;
+      if (a->key_valid && !a->key_valid[i0 + j])
+        continue;
       float p = hardy_nn_expf(sc[j] - mx);
       sum += p;
       axpyf(oi, p, v + (size_t)(i0 + j) * ld_v + h * dh, dh);
     }
     float inv = 1.0f / sum;
-    for (int c = 0; c < dh; c++) oi[c] *= inv;
+    for (int c = 0; c < dh; c++)
+      oi[c] *= inv;
     lse[(size_t)i * heads + h] = mx + logf(sum);
   }
 }
@@ -90,10 +96,12 @@ static void bwd_task(float *dq, float *dk, float *dv, const float *dout, int ld_
     const float *qi = q + (size_t)i * ld_q + h * dh, *doi = dout + (size_t)i * ld_out + h * dh;
     float *dqi = dq + (size_t)i * ld_q + h * dh, l = lse[(size_t)i * heads + h];
     memset(dqi, 0, (size_t)dh * sizeof(float));
-    if (l == -INFINITY) continue;
+    if (l == -INFINITY)
+      continue;
     const float di = dotf(doi, out + (size_t)i * ld_out + h * dh, dh);
     for (int j = i0; j < i0 + n; j++) {
-      if (a->key_valid && !a->key_valid[j]) continue;
+      if (a->key_valid && !a->key_valid[j])
+        continue;
       const float *kj = k + (size_t)j * ld_k + h * dh, *vj = v + (size_t)j * ld_v + h * dh;
       float p = hardy_nn_expf(dotf(qi, kj, dh) * scale - l);
       float ds = p * (dotf(doi, vj, dh) - di) * scale;
@@ -127,33 +135,43 @@ void hardy_nn_attention_forward_ref(float *out, int ld_out, float *lse, const fl
       for (int i = a->seg_off[s]; i < a->seg_off[s + 1]; i++) {
         double mx = -INFINITY, sum = 0.0;
         for (int j = a->seg_off[s]; j < a->seg_off[s + 1]; j++) {
-          if (a->key_valid && !a->key_valid[j]) continue;
+          if (a->key_valid && !a->key_valid[j])
+            continue;
           double d = 0.0;
-          for (int c = 0; c < dh; c++) d += (double)q[(size_t)i * ld_q + h * dh + c] * k[(size_t)j * ld_k + h * dh + c];
-          if (d * scale > mx) mx = d * scale;
+          for (int c = 0; c < dh; c++)
+            d += (double)q[(size_t)i * ld_q + h * dh + c] * k[(size_t)j * ld_k + h * dh + c];
+          if (d * scale > mx)
+            mx = d * scale;
         }
-        for (int c = 0; c < dh; c++) out[(size_t)i * ld_out + h * dh + c] = 0.0f;
+        for (int c = 0; c < dh; c++)
+          out[(size_t)i * ld_out + h * dh + c] = 0.0f;
         lse[(size_t)i * heads + h] = -INFINITY;
-        if (mx == -INFINITY) continue;
+        if (mx == -INFINITY)
+          continue;
         double acc[dh];
-        for (int c = 0; c < dh; c++) acc[c] = 0.0;
+        for (int c = 0; c < dh; c++)
+          acc[c] = 0.0;
         for (int j = a->seg_off[s]; j < a->seg_off[s + 1]; j++) {
-          if (a->key_valid && !a->key_valid[j]) continue;
+          if (a->key_valid && !a->key_valid[j])
+            continue;
           double d = 0.0;
-          for (int c = 0; c < dh; c++) d += (double)q[(size_t)i * ld_q + h * dh + c] * k[(size_t)j * ld_k + h * dh + c];
+          for (int c = 0; c < dh; c++)
+            d += (double)q[(size_t)i * ld_q + h * dh + c] * k[(size_t)j * ld_k + h * dh + c];
           double p = exp(d * scale - mx);
           sum += p;
-          for (int c = 0; c < dh; c++) acc[c] += p * v[(size_t)j * ld_v + h * dh + c];
+          for (int c = 0; c < dh; c++)
+            acc[c] += p * v[(size_t)j * ld_v + h * dh + c];
         }
-        for (int c = 0; c < dh; c++) out[(size_t)i * ld_out + h * dh + c] = (float)(acc[c] / sum);
+        for (int c = 0; c < dh; c++)
+          out[(size_t)i * ld_out + h * dh + c] = (float)(acc[c] / sum);
         lse[(size_t)i * heads + h] = (float)(mx + log(sum));
       }
 }
 
-void hardy_nn_attention_backward_ref(float *dq, float *dk, float *dv, const float *dout,
-                                     int ld_out, const float *out, const float *lse,
-                                     const float *q, int ld_q, const float *k, int ld_k,
-                                     const float *v, int ld_v, const hardy_nn_attn_t *a) {
+void hardy_nn_attention_backward_ref(float *dq, float *dk, float *dv, const float *dout, int ld_out,
+                                     const float *out, const float *lse, const float *q, int ld_q,
+                                     const float *k, int ld_k, const float *v, int ld_v,
+                                     const hardy_nn_attn_t *a) {
   const int heads = a->heads, dh = a->head_dim;
   const double scale = 1.0 / sqrt((double)dh);
   for (int s = 0; s < a->n_seg; s++) {
@@ -166,12 +184,15 @@ void hardy_nn_attention_backward_ref(float *dq, float *dk, float *dv, const floa
           dv[(size_t)i * ld_v + h * dh + c] = 0.0f;
         }
       for (int i = i0; i < i1; i++) {
-        if (lse[(size_t)i * heads + h] == -INFINITY) continue;
+        if (lse[(size_t)i * heads + h] == -INFINITY)
+          continue;
         const float *qi = q + (size_t)i * ld_q + h * dh, *doi = dout + (size_t)i * ld_out + h * dh;
         double di = 0.0;
-        for (int c = 0; c < dh; c++) di += (double)doi[c] * out[(size_t)i * ld_out + h * dh + c];
+        for (int c = 0; c < dh; c++)
+          di += (double)doi[c] * out[(size_t)i * ld_out + h * dh + c];
         for (int j = i0; j < i1; j++) {
-          if (a->key_valid && !a->key_valid[j]) continue;
+          if (a->key_valid && !a->key_valid[j])
+            continue;
           const float *kj = k + (size_t)j * ld_k + h * dh, *vj = v + (size_t)j * ld_v + h * dh;
           double d = 0.0, dp = 0.0;
           for (int c = 0; c < dh; c++) {

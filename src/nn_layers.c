@@ -13,14 +13,16 @@
 void hardy_nn_linear_forward(float *out, int ld_out, const float *in, int ld_in, const float *w,
                              int ld_w, const float *bias, int rows, int in_dim, int out_dim,
                              int accumulate) {
-  if (rows <= 0 || out_dim <= 0) return;
+  if (rows <= 0 || out_dim <= 0)
+    return;
   float beta = accumulate ? 1.0f : 0.0f;
   if (bias) {
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < rows; r++) {
       float *o = out + (size_t)r * ld_out;
       if (accumulate)
-        for (int c = 0; c < out_dim; c++) o[c] += bias[c];
+        for (int c = 0; c < out_dim; c++)
+          o[c] += bias[c];
       else
         memcpy(o, bias, (size_t)out_dim * sizeof(float));
     }
@@ -30,7 +32,8 @@ void hardy_nn_linear_forward(float *out, int ld_out, const float *in, int ld_in,
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out_dim, in_dim, 1.0f, in, ld_in, w,
                 ld_w, beta, out, ld_out);
   else if (!bias && !accumulate)
-    for (int r = 0; r < rows; r++) memset(out + (size_t)r * ld_out, 0, (size_t)out_dim * sizeof(float));
+    for (int r = 0; r < rows; r++)
+      memset(out + (size_t)r * ld_out, 0, (size_t)out_dim * sizeof(float));
 }
 
 HARDY_NN_CLONES
@@ -39,15 +42,18 @@ static void colsum_block(float *db, const float *dout, int ld, int rows, int col
   for (int r = 0; r < rows; r++) {
     const float *d = dout + (size_t)r * ld;
 #pragma omp simd
-    for (int c = 0; c < cols; c++) acc[c] += d[c];
+    for (int c = 0; c < cols; c++)
+      acc[c] += d[c];
   }
-  for (int c = 0; c < cols; c++) db[c] += acc[c];
+  for (int c = 0; c < cols; c++)
+    db[c] += acc[c];
 }
 
 void hardy_nn_linear_backward(float *din, int ld_din, float *dw, int ld_dw, float *db,
                               const float *dout, int ld_dout, const float *in, int ld_in,
                               const float *w, int ld_w, int rows, int in_dim, int out_dim) {
-  if (rows <= 0 || out_dim <= 0) return;
+  if (rows <= 0 || out_dim <= 0)
+    return;
   if (din)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in_dim, out_dim, 1.0f, dout,
                 ld_dout, w, ld_w, 1.0f, din, ld_din);
@@ -115,7 +121,8 @@ static void drop_row_mask(uint8_t *mask, const hardy_nn_dropout_t *d, int64_t ut
   for (int c0 = 0; c0 < cols; c0 += CHUNK) {
     int n = cols - c0 < CHUNK ? cols - c0 : CHUNK;
     philox_quads(bits, d->key, hi, lo | (uint64_t)(c0 / 4), (n + 3) / 4);
-    for (int c = 0; c < n; c++) mask[c0 + c] = bits[c] >= thr;
+    for (int c = 0; c < n; c++)
+      mask[c0 + c] = bits[c] >= thr;
   }
 }
 
@@ -127,13 +134,16 @@ HARDY_NN_CLONES
 static void bad_row(float *o, float *p, uint8_t *mk, const float *bias, const float *r1,
                     const float *r2, int cols, hardy_nn_act_t act, const hardy_nn_dropout_t *drop,
                     int64_t utt_id, float scale) {
-  if (mk) drop_row_mask(mk, drop, utt_id, cols);
+  if (mk)
+    drop_row_mask(mk, drop, utt_id, cols);
   if (bias)
 #pragma omp simd
-    for (int c = 0; c < cols; c++) p[c] += bias[c];
+    for (int c = 0; c < cols; c++)
+      p[c] += bias[c];
   if (act == HARDY_ACT_RELU) {
 #pragma omp simd
-    for (int c = 0; c < cols; c++) o[c] = p[c] > 0.0f ? p[c] : 0.0f;
+    for (int c = 0; c < cols; c++)
+      o[c] = p[c] > 0.0f ? p[c] : 0.0f;
   } else if (act == HARDY_ACT_GELU) {
 #pragma omp simd
     for (int c = 0; c < cols; c++) {
@@ -145,14 +155,17 @@ static void bad_row(float *o, float *p, uint8_t *mk, const float *bias, const fl
   }
   if (mk)
 #pragma omp simd
-    for (int c = 0; c < cols; c++) o[c] = o[c] * (scale * (float)mk[c]);
+    for (int c = 0; c < cols; c++)
+      o[c] = o[c] * (scale * (float)mk[c]);
   if (r1 && r2) {
 #pragma omp simd
-    for (int c = 0; c < cols; c++) o[c] += r1[c] + r2[c];
+    for (int c = 0; c < cols; c++)
+      o[c] += r1[c] + r2[c];
   } else if (r1 || r2) {
     const float *r = r1 ? r1 : r2;
 #pragma omp simd
-    for (int c = 0; c < cols; c++) o[c] += r[c];
+    for (int c = 0; c < cols; c++)
+      o[c] += r[c];
   }
 }
 
@@ -174,13 +187,15 @@ static void ad_row(float *dp, const float *d, const float *p, const uint8_t *mk,
                    hardy_nn_act_t act, float scale) {
   if (mk) {
 #pragma omp simd
-    for (int c = 0; c < cols; c++) dp[c] = d[c] * (scale * (float)mk[c]);
+    for (int c = 0; c < cols; c++)
+      dp[c] = d[c] * (scale * (float)mk[c]);
   } else if (dp != d) {
     memcpy(dp, d, (size_t)cols * sizeof(float));
   }
   if (act == HARDY_ACT_RELU) {
 #pragma omp simd
-    for (int c = 0; c < cols; c++) dp[c] = p[c] > 0.0f ? dp[c] : 0.0f;
+    for (int c = 0; c < cols; c++)
+      dp[c] = p[c] > 0.0f ? dp[c] : 0.0f;
   } else if (act == HARDY_ACT_GELU) {
 #pragma omp simd
     for (int c = 0; c < cols; c++) {
@@ -212,11 +227,14 @@ void hardy_nn_layernorm_forward(float *out, float *stat, const float *in, const 
     const float *x = in + (size_t)r * cols;
     float *o = out + (size_t)r * cols;
     float mean = 0.0f, var = 0.0f;
-    for (int c = 0; c < cols; c++) mean += x[c];
+    for (int c = 0; c < cols; c++)
+      mean += x[c];
     mean /= (float)cols;
-    for (int c = 0; c < cols; c++) var += (x[c] - mean) * (x[c] - mean);
+    for (int c = 0; c < cols; c++)
+      var += (x[c] - mean) * (x[c] - mean);
     float rstd = 1.0f / sqrtf(var / (float)cols + 1e-5f);
-    for (int c = 0; c < cols; c++) o[c] = (x[c] - mean) * rstd * gamma[c] + beta[c];
+    for (int c = 0; c < cols; c++)
+      o[c] = (x[c] - mean) * rstd * gamma[c] + beta[c];
     stat[2 * r] = mean;
     stat[2 * r + 1] = rstd;
   }

@@ -12,11 +12,14 @@ double hardy_nn_cross_entropy(float *dlogits, const float *logits, const int32_t
   double total = 0.0;
 #pragma omp parallel for reduction(+ : total) schedule(static)
   for (int r = 0; r < rows; r++) {
-    if (w[r] == 0.0f) continue;
+    if (w[r] == 0.0f)
+      continue;
     const float *z = logits + (size_t)r * n_class;
     double mx = z[0], sum = 0.0;
-    for (int c = 1; c < n_class; c++) mx = z[c] > mx ? z[c] : mx;
-    for (int c = 0; c < n_class; c++) sum += exp(z[c] - mx);
+    for (int c = 1; c < n_class; c++)
+      mx = z[c] > mx ? z[c] : mx;
+    for (int c = 0; c < n_class; c++)
+      sum += exp(z[c] - mx);
     double lse = mx + log(sum);
     total += w[r] * (lse - z[label[r]]);
     if (dlogits)
@@ -33,7 +36,8 @@ double hardy_nn_mse(float *dpred, const float *pred, const float *target, const 
   for (int r = 0; r < rows; r++) {
     double e = (double)pred[r] - target[r];
     total += w[r] * e * e;
-    if (dpred) dpred[r] += (float)(2.0 * w[r] * e);
+    if (dpred)
+      dpred[r] += (float)(2.0 * w[r] * e);
   }
   return total;
 }
@@ -44,16 +48,19 @@ double hardy_nn_recon_loss(float *dpred, const float *pred, int ld_pred, const f
   double total = 0.0;
 #pragma omp parallel for reduction(+ : total) schedule(static)
   for (int r = 0; r < rows; r++) {
-    if (w[r] == 0.0f) continue;
+    if (w[r] == 0.0f)
+      continue;
     size_t tr = (size_t)(tgt_row ? tgt_row[r] : r);
     for (int m = 0; m < 3; m++) {
-      if (!(blocks >> m & 1u) || (avail[r] >> m & 1u)) continue;
+      if (!(blocks >> m & 1u) || (avail[r] >> m & 1u))
+        continue;
       const float *p = pred + (size_t)r * ld_pred + col_off[m], *t = target[m] + tr * dims[m];
       double acc = 0.0, coef = 2.0 * w[r] / dims[m];
       for (int c = 0; c < dims[m]; c++) {
         double e = (double)p[c] - t[c];
         acc += e * e;
-        if (dpred) dpred[(size_t)r * ld_pred + col_off[m] + c] += (float)(coef * e);
+        if (dpred)
+          dpred[(size_t)r * ld_pred + col_off[m] + c] += (float)(coef * e);
       }
       total += w[r] * acc / dims[m];
     }

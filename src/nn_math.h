@@ -14,7 +14,8 @@
 /* Hot row kernels are compiled for AVX-512 and AVX2 besides the baseline and picked at load
  * time, so a portable build still runs the elementwise work at full vector width. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define HARDY_NN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define HARDY_NN_CLONES                                                                            \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define HARDY_NN_CLONES
 #endif
@@ -40,8 +41,9 @@ static inline float hardy_nn_expf(float x) {
 static inline float hardy_nn_erff(float x, float *gauss) {
   float ax = fabsf(x);
   float t = 1.0f / (1.0f + 0.3275911f * ax);
-  float poly = t * (0.254829592f +
-                    t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
+  float poly =
+      t * (0.254829592f +
+           t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
   float g = hardy_nn_expf(-ax * ax);
   *gauss = g;
   float e = 1.0f - poly * g;

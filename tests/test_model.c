@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
 #include "hardy/common.h"
 #include "hardy/model.h"
+#include "harness.h"
 #include "test_nn_util.h"
 
 enum { MAXD = 8, MAXR = 96 };
@@ -33,13 +33,14 @@ typedef struct {
 static uint64_t g_key;
 
 static uint8_t utt_avail(int64_t utt, int pattern) {
-  if (pattern) return (uint8_t)pattern;
+  if (pattern)
+    return (uint8_t)pattern;
   return (uint8_t)(1 + hardy_rng_below(g_key, 3, (uint64_t)utt, 7));
 }
 
 /* Dialogue k = utterances first[k] .. first[k] + len[k] - 1, padded to L. */
-static void make_batch(tbatch_t *t, const hardy_model_cfg_t *c, const int64_t *first, const int *len,
-                       int B, int L, int pattern) {
+static void make_batch(tbatch_t *t, const hardy_model_cfg_t *c, const int64_t *first,
+                       const int *len, int B, int L, int pattern) {
   memset(t, 0, sizeof *t);
   t->B = B;
   t->L = L;
@@ -53,13 +54,15 @@ static void make_batch(tbatch_t *t, const hardy_model_cfg_t *c, const int64_t *f
   t->avail = calloc(N, 1);
   t->label = calloc(N, sizeof(int32_t));
   t->utt = malloc(N * sizeof(int64_t));
-  for (int d = 0; d < B; d++) real += len[d];
+  for (int d = 0; d < B; d++)
+    real += len[d];
   for (int d = 0; d < B; d++)
     for (int i = 0; i < L; i++) {
       int r = d * L + i;
       t->utt[r] = -1;
       t->label[r] = -1;
-      if (i >= len[d]) continue;
+      if (i >= len[d])
+        continue;
       int64_t u = first[d] + i;
       t->utt[r] = u;
       t->avail[r] = utt_avail(u, pattern);
@@ -71,19 +74,27 @@ static void make_batch(tbatch_t *t, const hardy_model_cfg_t *c, const int64_t *f
         tu_fill(t->tgt[m] + (size_t)r * c->dims[m], c->dims[m], (uint64_t)u * 8 + 4 + m, 1.0f);
       }
     }
-  hardy_batch_t b = {B, L, {t->x[0], t->x[1], t->x[2]}, {t->tgt[0], t->tgt[1], t->tgt[2]},
-                     t->avail, t->label, t->score, t->w, t->utt};
+  hardy_batch_t b = {B,
+                     L,
+                     {t->x[0], t->x[1], t->x[2]},
+                     {t->tgt[0], t->tgt[1], t->tgt[2]},
+                     t->avail,
+                     t->label,
+                     t->score,
+                     t->w,
+                     t->utt};
   t->b = b;
 }
 
 static void free_batch(tbatch_t *t) {
-  for (int m = 0; m < 3; m++) free(t->x[m]), free(t->tgt[m]);
+  for (int m = 0; m < 3; m++)
+    free(t->x[m]), free(t->tgt[m]);
   free(t->w), free(t->score), free(t->avail), free(t->label), free(t->utt);
 }
 
 static hardy_model_cfg_t small_cfg(bool regression, bool cross, bool ln, float dropout) {
-  hardy_model_cfg_t c = {{5, 6, 7}, 8, 2, 2, 1.5f, dropout, ln, 10, regression ? 1 : 3,
-                         regression, cross, MAXR, 1234};
+  hardy_model_cfg_t c = {{5, 6, 7},          8,          2,     2,    1.5f, dropout, ln, 10,
+                         regression ? 1 : 3, regression, cross, MAXR, 1234};
   return c;
 }
 
@@ -91,7 +102,8 @@ static hardy_model_t *make_model(const hardy_model_cfg_t *c, bool reference) {
   hardy_model_t *m = NULL;
   int rc = hardy_model_create(c, &m);
   TEST_ASSERT(rc == 0 && m, "create: %s", hardy_error_message());
-  if (m) hardy_model_set_reference(m, reference);
+  if (m)
+    hardy_model_set_reference(m, reference);
   return m;
 }
 
@@ -107,13 +119,15 @@ static const int LEN[4] = {4, 3, 5, 1};
 /* ---- finite differences over every tensor (reference path, dropout 0) ---- */
 static void fd_model(const char *what, hardy_model_cfg_t c, hardy_stage_t st, int pattern) {
   hardy_model_t *m = make_model(&c, true);
-  if (!m) return;
+  if (!m)
+    return;
   tbatch_t t;
   make_batch(&t, &c, FIRST, LEN, 3, 6, pattern);
   hardy_losses_t l;
   const float lambda = 0.7f;
   TEST_EQ_INT(step_grads(m, &t.b, st, lambda, &l), 0);
-  float *grad = tu_copy(hardy_model_grads(m), hardy_model_num_params(m)), *par = hardy_model_params(m);
+  float *grad = tu_copy(hardy_model_grads(m), hardy_model_num_params(m)),
+        *par = hardy_model_params(m);
   int bad = 0;
   for (size_t k = 0; k < hardy_model_num_tensors(m); k++) {
     hardy_tensor_info_t ti = hardy_model_tensor(m, k);
@@ -129,9 +143,11 @@ static void fd_model(const char *what, hardy_model_cfg_t c, hardy_stage_t st, in
       for (int e = 0; e < 2; e++) {
         const double eps = e ? 2e-4 : 4e-4;
         hardy_losses_t lp, lm;
-        for (size_t i = 0; i < n; i++) par[ti.offset + i] = p0[i] + (float)eps * dir[i];
+        for (size_t i = 0; i < n; i++)
+          par[ti.offset + i] = p0[i] + (float)eps * dir[i];
         hardy_model_eval_loss(m, &t.b, st, lambda, &lp);
-        for (size_t i = 0; i < n; i++) par[ti.offset + i] = p0[i] - (float)eps * dir[i];
+        for (size_t i = 0; i < n; i++)
+          par[ti.offset + i] = p0[i] - (float)eps * dir[i];
         hardy_model_eval_loss(m, &t.b, st, lambda, &lm);
         q[e] = (lp.total - lm.total) / (2 * eps);
       }
@@ -156,7 +172,8 @@ static void fd_model(const char *what, hardy_model_cfg_t c, hardy_stage_t st, in
 /* ---- optimised vs reference path; absent experts exactly zero ---- */
 static void compare_paths(const char *what, hardy_model_cfg_t c, hardy_stage_t st, int pattern) {
   hardy_model_t *a = make_model(&c, false), *r = make_model(&c, true);
-  if (!a || !r) return;
+  if (!a || !r)
+    return;
   tbatch_t t;
   make_batch(&t, &c, FIRST, LEN, 4, 7, pattern);
   hardy_losses_t la, lr;
@@ -173,7 +190,8 @@ static void compare_paths(const char *what, hardy_model_cfg_t c, hardy_stage_t s
     hardy_tensor_info_t ti = hardy_model_tensor(a, k);
     size_t n = (size_t)ti.shape[0] * (size_t)(ti.rank == 2 ? ti.shape[1] : 1);
     double e = tu_rel_err(ga + ti.offset, gr + ti.offset, n, 1e-7);
-    if (!(e < 1e-4) && bad++ < 5) fprintf(stderr, "%s: %s: gradient error %.3g\n", what, ti.name, e);
+    if (!(e < 1e-4) && bad++ < 5)
+      fprintf(stderr, "%s: %s: gradient error %.3g\n", what, ti.name, e);
     /* an absent modality's expert: exactly zero gradients on both paths */
     if (pattern && !strncmp(ti.name, "expert.", 7)) {
       int mod = ti.name[7] == 'a' ? 0 : ti.name[7] == 't' ? 1 : 2;
@@ -203,9 +221,11 @@ static void check_rows_equal(const char *what, const hardy_model_out_t *o1, cons
     double e = tu_rel_err(o1->logits + r1 * c->n_out, o2->logits + r2 * c->n_out, c->n_out, 1e-3);
     e = fmax(e, tu_rel_err(o1->recon + r1 * D, o2->recon + r2 * D, D, 1e-3));
     for (int s = 0; s < 3; s++) {
-      e = fmax(e, tu_rel_err(o1->z[s] + r1 * c->hidden, o2->z[s] + r2 * c->hidden, c->hidden, 1e-3));
+      e = fmax(e,
+               tu_rel_err(o1->z[s] + r1 * c->hidden, o2->z[s] + r2 * c->hidden, c->hidden, 1e-3));
       if (c->cross_attention)
-        e = fmax(e, tu_rel_err(o1->pair[s] + r1 * c->hidden, o2->pair[s] + r2 * c->hidden, c->hidden, 1e-3));
+        e = fmax(e, tu_rel_err(o1->pair[s] + r1 * c->hidden, o2->pair[s] + r2 * c->hidden,
+                               c->hidden, 1e-3));
     }
     TEST_ASSERT(e < tol, "%s: row %d of the dialogue differs (%.3g)", what, i, e);
   }
@@ -229,7 +249,8 @@ static void copy_out(hardy_model_out_t *dst, float **keep, const hardy_model_out
 static void test_invariance(bool reference) {
   hardy_model_cfg_t c = small_cfg(false, true, false, 0.4f);
   hardy_model_t *m = make_model(&c, reference);
-  if (!m) return;
+  if (!m)
+    return;
   size_t np = hardy_model_num_params(m);
   /* dialogues 100 (4 utterances) and 200 (3): [100, 200] padded to 4, [200, 100] padded to 11 */
   int64_t f1[2] = {100, 200}, f2[2] = {200, 100}, f3[3] = {300, 100, 200};
@@ -245,33 +266,45 @@ static void test_invariance(bool reference) {
     TEST_EQ_INT(step_grads(m, &t2.b, (hardy_stage_t)st, 1.0f, &b), 0);
     TEST_NEAR(a.total, b.total, 1e-7, 1e-5);
     TEST_ASSERT(tu_rel_err(hardy_model_grads(m), g1, np, 1e-7) < 1e-5,
-                "stage %d: gradients change with padding and dialogue order (reference %d)", st, reference);
+                "stage %d: gradients change with padding and dialogue order (reference %d)", st,
+                reference);
     free(g1);
   }
   hardy_model_out_t o1, o3, kept;
   float *keep[8];
   for (int pass = 0; pass < 2; pass++) { /* eval, then training-mode dropout */
-    TEST_EQ_INT(pass ? hardy_model_forward_dropout(m, &t1.b, 5, &o1) : hardy_model_forward(m, &t1.b, &o1), 0);
+    TEST_EQ_INT(pass ? hardy_model_forward_dropout(m, &t1.b, 5, &o1)
+                     : hardy_model_forward(m, &t1.b, &o1),
+                0);
     copy_out(&kept, keep, &o1, 2 * 4, &c);
-    TEST_EQ_INT(pass ? hardy_model_forward_dropout(m, &t3.b, 5, &o3) : hardy_model_forward(m, &t3.b, &o3), 0);
-    check_rows_equal(pass ? "dropout, dialogue 100" : "eval, dialogue 100", &kept, &t1, 0, &o3, &t3, 1, &c, 4, 1e-5);
-    check_rows_equal(pass ? "dropout, dialogue 200" : "eval, dialogue 200", &kept, &t1, 1, &o3, &t3, 2, &c, 3, 1e-5);
-    for (int i = 0; i < 8; i++) free(keep[i]);
+    TEST_EQ_INT(pass ? hardy_model_forward_dropout(m, &t3.b, 5, &o3)
+                     : hardy_model_forward(m, &t3.b, &o3),
+                0);
+    check_rows_equal(pass ? "dropout, dialogue 100" : "eval, dialogue 100", &kept, &t1, 0, &o3, &t3,
+                     1, &c, 4, 1e-5);
+    check_rows_equal(pass ? "dropout, dialogue 200" : "eval, dialogue 200", &kept, &t1, 1, &o3, &t3,
+                     2, &c, 3, 1e-5);
+    for (int i = 0; i < 8; i++)
+      free(keep[i]);
   }
   /* another step draws other masks; padding rows and absent modalities output exactly 0 */
   hardy_model_forward_dropout(m, &t1.b, 5, &o1);
   copy_out(&kept, keep, &o1, 8, &c);
   hardy_model_forward_dropout(m, &t1.b, 6, &o1);
-  TEST_ASSERT(tu_rel_err(o1.logits, kept.logits, 8 * 3, 1e-6) > 1e-3, "step 6 must draw other masks");
-  for (int i = 0; i < 8; i++) free(keep[i]);
+  TEST_ASSERT(tu_rel_err(o1.logits, kept.logits, 8 * 3, 1e-6) > 1e-3,
+              "step 6 must draw other masks");
+  for (int i = 0; i < 8; i++)
+    free(keep[i]);
   hardy_model_forward(m, &t2.b, &o1);
   int zero = 1;
   for (int r = 0; r < 2 * 11; r++)
     for (int s = 0; s < 3; s++)
       if (!(t2.avail[r] >> s & 1))
-        for (int h = 0; h < c.hidden; h++) zero &= o1.z[s][(size_t)r * c.hidden + h] == 0.0f;
+        for (int h = 0; h < c.hidden; h++)
+          zero &= o1.z[s][(size_t)r * c.hidden + h] == 0.0f;
   for (int r = 0; r < 2 * 11; r++)
-    for (int k = 0; k < 3 && !t2.avail[r]; k++) zero &= o1.logits[r * 3 + k] == 0.0f;
+    for (int k = 0; k < 3 && !t2.avail[r]; k++)
+      zero &= o1.logits[r * 3 + k] == 0.0f;
   TEST_ASSERT(zero, "absent modalities and padding rows must output 0");
   free_batch(&t1), free_batch(&t2), free_batch(&t3);
   hardy_model_free(m);
@@ -288,7 +321,8 @@ typedef struct {
 static void on_ready(void *user, size_t first, size_t end) {
   bucket_rec *r = user;
   r->calls++;
-  if (end != r->last_lo || first >= end) r->bad++;
+  if (end != r->last_lo || first >= end)
+    r->bad++;
   r->last_lo = first;
   memcpy(r->snap + first, hardy_model_grads(r->m) + first, (end - first) * sizeof(float));
 }
@@ -296,7 +330,8 @@ static void on_ready(void *user, size_t first, size_t end) {
 static void test_buckets(void) {
   hardy_model_cfg_t c = small_cfg(false, true, true, 0.2f);
   hardy_model_t *m = make_model(&c, false);
-  if (!m) return;
+  if (!m)
+    return;
   tbatch_t t;
   make_batch(&t, &c, FIRST, LEN, 3, 5, 0);
   size_t np = hardy_model_num_params(m);
@@ -304,7 +339,8 @@ static void test_buckets(void) {
     bucket_rec r = {m, tu_zeros(np), np, 0, 0};
     memset(hardy_model_grads(m), 0, np * sizeof(float));
     TEST_EQ_INT(hardy_model_train_step(m, &t.b, (hardy_stage_t)st, 1.0f, 3, NULL, on_ready, &r), 0);
-    TEST_ASSERT(r.bad == 0 && r.last_lo == 0, "stage %d: ranges not contiguous/descending to 0", st);
+    TEST_ASSERT(r.bad == 0 && r.last_lo == 0, "stage %d: ranges not contiguous/descending to 0",
+                st);
     TEST_ASSERT(r.calls >= 2 * c.depth + 3, "stage %d: only %d buckets", st, r.calls);
     TEST_ASSERT(!memcmp(r.snap, hardy_model_grads(m), np * sizeof(float)),
                 "stage %d: gradients changed after their bucket was reported", st);
@@ -316,19 +352,25 @@ static void test_buckets(void) {
 
 /* ---- sizes and errors ---- */
 static void test_published_size(void) {
-  hardy_model_cfg_t c = {{512, 1024, 1024}, 256, 4, 2, 1.0f, 0.5f, false, 1024, 4, false, false, 8, 1};
+  hardy_model_cfg_t c = {
+      {512, 1024, 1024}, 256, 4, 2, 1.0f, 0.5f, false, 1024, 4, false, false, 8, 1};
   hardy_model_t *m = make_model(&c, false);
-  if (!m) return;
+  if (!m)
+    return;
   size_t H = 256, in = (512 + 1) * H + 2 * (1024 + 1) * H;
   size_t block = (3 * H * H + 3 * H) + 3 * (H * H + H);
   size_t expect = in + 3 * 4 * block + 3 * (4 * H + 4) + (9 * H * H + 3 * H) + (4 * 3 * H + 4) +
                   (3 * H * 1024 + 1024) + (1024 * 2560 + 2560);
   TEST_EQ_INT(hardy_model_count_weights(m), expect);
-  hardy_tensor_info_t t0 = hardy_model_tensor(m, 0), tl = hardy_model_tensor(m, hardy_model_num_tensors(m) - 1);
-  TEST_ASSERT(!strcmp(t0.name, "expert.a.in.weight") && t0.shape[0] == 256 && t0.shape[1] == 512, "first tensor %s", t0.name);
-  TEST_ASSERT(!strcmp(tl.name, "decoder.fc2.bias") && tl.shape[0] == 2560, "last tensor %s", tl.name);
+  hardy_tensor_info_t t0 = hardy_model_tensor(m, 0),
+                      tl = hardy_model_tensor(m, hardy_model_num_tensors(m) - 1);
+  TEST_ASSERT(!strcmp(t0.name, "expert.a.in.weight") && t0.shape[0] == 256 && t0.shape[1] == 512,
+              "first tensor %s", t0.name);
+  TEST_ASSERT(!strcmp(tl.name, "decoder.fc2.bias") && tl.shape[0] == 2560, "last tensor %s",
+              tl.name);
   int aligned = 1;
-  for (size_t k = 0; k < hardy_model_num_tensors(m); k++) aligned &= hardy_model_tensor(m, k).offset % 16 == 0;
+  for (size_t k = 0; k < hardy_model_num_tensors(m); k++)
+    aligned &= hardy_model_tensor(m, k).offset % 16 == 0;
   TEST_ASSERT(aligned, "tensor offsets are 64-byte aligned");
   hardy_model_free(m);
 }
@@ -337,11 +379,14 @@ static void test_errors(void) {
   hardy_model_cfg_t c = small_cfg(false, false, false, 0.0f);
   c.max_rows = 10;
   hardy_model_t *m = make_model(&c, false);
-  if (!m) return;
+  if (!m)
+    return;
   tbatch_t t;
   make_batch(&t, &c, FIRST, LEN, 3, 5, 0);
-  TEST_EQ_INT(hardy_model_train_step(m, &t.b, HARDY_STAGE_FUSED, 1.0f, 1, NULL, NULL, NULL), HARDY_ERR_INPUT);
-  TEST_ASSERT(strstr(hardy_error_message(), "max_rows") != NULL, "message: %s", hardy_error_message());
+  TEST_EQ_INT(hardy_model_train_step(m, &t.b, HARDY_STAGE_FUSED, 1.0f, 1, NULL, NULL, NULL),
+              HARDY_ERR_INPUT);
+  TEST_ASSERT(strstr(hardy_error_message(), "max_rows") != NULL, "message: %s",
+              hardy_error_message());
   hardy_error_clear();
   free_batch(&t);
   make_batch(&t, &c, FIRST, LEN, 2, 5, 0);
@@ -361,7 +406,8 @@ int main(int argc, char **argv) {
   g_key = hardy_rng_key(77, HARDY_RNG_TEST_DATA);
   char name[64];
   fd_model("cls stage2 random masks cross", small_cfg(false, true, false, 0), HARDY_STAGE_FUSED, 0);
-  fd_model("reg stage2 random masks layernorm", small_cfg(true, false, true, 0), HARDY_STAGE_FUSED, 0);
+  fd_model("reg stage2 random masks layernorm", small_cfg(true, false, true, 0), HARDY_STAGE_FUSED,
+           0);
   fd_model("cls stage1", small_cfg(false, false, false, 0), HARDY_STAGE_UNIMODAL, 7);
   fd_model("reg stage1 layernorm", small_cfg(true, false, true, 0), HARDY_STAGE_UNIMODAL, 7);
   for (int pat = 1; pat <= 7; pat++) {
@@ -375,7 +421,8 @@ int main(int argc, char **argv) {
     compare_paths(name, small_cfg(true, false, true, 0.3f), HARDY_STAGE_FUSED, pat);
   }
   compare_paths("paths stage1", small_cfg(false, false, false, 0.3f), HARDY_STAGE_UNIMODAL, 7);
-  compare_paths("paths stage1 random masks", small_cfg(false, true, true, 0.3f), HARDY_STAGE_UNIMODAL, 0);
+  compare_paths("paths stage1 random masks", small_cfg(false, true, true, 0.3f),
+                HARDY_STAGE_UNIMODAL, 0);
   test_invariance(false);
   test_invariance(true);
   test_buckets();

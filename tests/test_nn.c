@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
 #include "hardy/nn.h"
+#include "harness.h"
 #include "test_nn_util.h"
 
 typedef double (*eval_fn)(void *ctx);
@@ -20,14 +20,16 @@ static void check_fd(const char *what, eval_fn f, void *ctx, float *x, size_t n,
                      uint64_t seed) {
   float *dir = tu_rand(n, seed, 1.0f), *x0 = tu_copy(x, n);
   const double eps = 1e-2;
-  for (size_t i = 0; i < n; i++) x[i] = x0[i] + (float)eps * dir[i];
+  for (size_t i = 0; i < n; i++)
+    x[i] = x0[i] + (float)eps * dir[i];
   double fp = f(ctx);
-  for (size_t i = 0; i < n; i++) x[i] = x0[i] - (float)eps * dir[i];
+  for (size_t i = 0; i < n; i++)
+    x[i] = x0[i] - (float)eps * dir[i];
   double fm = f(ctx);
   memcpy(x, x0, n * sizeof(float));
   double fd = (fp - fm) / (2 * eps), an = tu_dot(grad, dir, n);
-  TEST_ASSERT(fabs(fd - an) <= 2e-3 * fabs(an) + 1e-4, "%s: finite difference %.7g vs analytic %.7g",
-              what, fd, an);
+  TEST_ASSERT(fabs(fd - an) <= 2e-3 * fabs(an) + 1e-4,
+              "%s: finite difference %.7g vs analytic %.7g", what, fd, an);
   free(dir);
   free(x0);
 }
@@ -43,7 +45,8 @@ static double lin_eval(void *p) {
   hardy_nn_linear_forward_ref(c->out, LDO, c->in, LDI, c->w, LDW, c->b, LR, LI, LO, 0);
   double s = 0;
   for (int r = 0; r < LR; r++)
-    for (int o = 0; o < LO; o++) s += (double)c->c[r * LDO + o] * c->out[r * LDO + o];
+    for (int o = 0; o < LO; o++)
+      s += (double)c->c[r * LDO + o] * c->out[r * LDO + o];
   return s;
 }
 
@@ -53,13 +56,16 @@ static void test_linear(void) {
   float *out = tu_rand(LR * LDO, 5, 1), *out_ref = tu_copy(out, LR * LDO);
   for (int acc = 0; acc < 2; acc++) {
     hardy_nn_linear_forward(out, LDO, c.in, LDI, c.w, LDW, acc ? NULL : c.b, LR, LI, LO, acc);
-    hardy_nn_linear_forward_ref(out_ref, LDO, c.in, LDI, c.w, LDW, acc ? NULL : c.b, LR, LI, LO, acc);
-    TEST_ASSERT(tu_rel_err(out, out_ref, LR * LDO, 1e-6) < 1e-5, "linear forward (accumulate %d)", acc);
+    hardy_nn_linear_forward_ref(out_ref, LDO, c.in, LDI, c.w, LDW, acc ? NULL : c.b, LR, LI, LO,
+                                acc);
+    TEST_ASSERT(tu_rel_err(out, out_ref, LR * LDO, 1e-6) < 1e-5, "linear forward (accumulate %d)",
+                acc);
   }
   float *din = tu_rand(LR * LDI, 6, 1), *dw = tu_rand(LO * LDW, 7, 1), *db = tu_rand(LO, 8, 1);
   float *din_r = tu_copy(din, LR * LDI), *dw_r = tu_copy(dw, LO * LDW), *db_r = tu_copy(db, LO);
   hardy_nn_linear_backward(din, LDI, dw, LDW, db, c.c, LDO, c.in, LDI, c.w, LDW, LR, LI, LO);
-  hardy_nn_linear_backward_ref(din_r, LDI, dw_r, LDW, db_r, c.c, LDO, c.in, LDI, c.w, LDW, LR, LI, LO);
+  hardy_nn_linear_backward_ref(din_r, LDI, dw_r, LDW, db_r, c.c, LDO, c.in, LDI, c.w, LDW, LR, LI,
+                               LO);
   TEST_ASSERT(tu_rel_err(din, din_r, LR * LDI, 1e-6) < 1e-5, "linear din");
   TEST_ASSERT(tu_rel_err(dw, dw_r, LO * LDW, 1e-6) < 1e-5, "linear dw");
   TEST_ASSERT(tu_rel_err(db, db_r, LO, 1e-6) < 1e-5, "linear db");
@@ -85,7 +91,8 @@ typedef struct {
 static double act_eval(void *p) {
   act_ctx *c = p;
   memcpy(c->pre, c->pre0, AR * AC * sizeof(float));
-  hardy_nn_bias_act_dropout_forward_ref(c->out, c->pre, c->mask, c->b, NULL, NULL, AR, AC, c->act, &c->drop);
+  hardy_nn_bias_act_dropout_forward_ref(c->out, c->pre, c->mask, c->b, NULL, NULL, AR, AC, c->act,
+                                        &c->drop);
   return tu_dot(c->out, c->c, AR * AC);
 }
 
@@ -93,25 +100,38 @@ static void test_act_dropout(void) {
   int64_t utt[AR] = {3, 17, 4, 1000000007LL, 0, 42};
   for (int act = 0; act < 3; act++)
     for (int use_drop = 0; use_drop < 2; use_drop++) {
-      act_ctx c = {tu_rand(AR * AC, 20 + act, 2), tu_zeros(AR * AC), tu_zeros(AR * AC), tu_rand(AC, 30, 1),
-                   tu_rand(AR * AC, 31, 1), calloc(AR * AC, 1), (hardy_nn_act_t)act,
+      act_ctx c = {tu_rand(AR * AC, 20 + act, 2),
+                   tu_zeros(AR * AC),
+                   tu_zeros(AR * AC),
+                   tu_rand(AC, 30, 1),
+                   tu_rand(AR * AC, 31, 1),
+                   calloc(AR * AC, 1),
+                   (hardy_nn_act_t)act,
                    {use_drop ? 0.3f : 0.0f, 0xabcdefULL, 5, 77, utt}};
       float *res1 = tu_rand(AR * AC, 32, 1), *res2 = tu_rand(AR * AC, 33, 1);
       float *pre = tu_copy(c.pre0, AR * AC), *pre_r = tu_copy(c.pre0, AR * AC);
       float *out = tu_zeros(AR * AC), *out_r = tu_zeros(AR * AC);
       uint8_t *mk = calloc(AR * AC, 1), *mk_r = calloc(AR * AC, 1);
       hardy_nn_bias_act_dropout_forward(out, pre, mk, c.b, res1, res2, AR, AC, c.act, &c.drop);
-      hardy_nn_bias_act_dropout_forward_ref(out_r, pre_r, mk_r, c.b, res1, res2, AR, AC, c.act, &c.drop);
-      TEST_ASSERT(tu_rel_err(out, out_r, AR * AC, 1e-6) < 1e-5, "act %d drop %d forward", act, use_drop);
-      TEST_ASSERT(!memcmp(mk, mk_r, use_drop ? AR * AC : 0), "act %d: dropout masks differ from _ref", act);
+      hardy_nn_bias_act_dropout_forward_ref(out_r, pre_r, mk_r, c.b, res1, res2, AR, AC, c.act,
+                                            &c.drop);
+      TEST_ASSERT(tu_rel_err(out, out_r, AR * AC, 1e-6) < 1e-5, "act %d drop %d forward", act,
+                  use_drop);
+      TEST_ASSERT(!memcmp(mk, mk_r, use_drop ? AR * AC : 0),
+                  "act %d: dropout masks differ from _ref", act);
       float *dpre = tu_zeros(AR * AC), *dpre_r = tu_zeros(AR * AC);
-      hardy_nn_act_dropout_backward(dpre, c.c, pre, use_drop ? mk : NULL, c.drop.rate, AR, AC, c.act);
-      hardy_nn_act_dropout_backward_ref(dpre_r, c.c, pre_r, use_drop ? mk : NULL, c.drop.rate, AR, AC, c.act);
-      TEST_ASSERT(tu_rel_err(dpre, dpre_r, AR * AC, 1e-6) < 1e-5, "act %d drop %d backward", act, use_drop);
+      hardy_nn_act_dropout_backward(dpre, c.c, pre, use_drop ? mk : NULL, c.drop.rate, AR, AC,
+                                    c.act);
+      hardy_nn_act_dropout_backward_ref(dpre_r, c.c, pre_r, use_drop ? mk : NULL, c.drop.rate, AR,
+                                        AC, c.act);
+      TEST_ASSERT(tu_rel_err(dpre, dpre_r, AR * AC, 1e-6) < 1e-5, "act %d drop %d backward", act,
+                  use_drop);
       if (act != HARDY_ACT_RELU) /* ReLU's kink makes FD meaningless at random points near 0 */
         check_fd("act d/dpre", act_eval, &c, c.pre0, AR * AC, dpre_r, 40 + act);
-      free(c.pre0), free(c.pre), free(c.out), free(c.b), free(c.c), free(c.mask), free(res1), free(res2);
-      free(pre), free(pre_r), free(out), free(out_r), free(mk), free(mk_r), free(dpre), free(dpre_r);
+      free(c.pre0), free(c.pre), free(c.out), free(c.b), free(c.c), free(c.mask), free(res1),
+          free(res2);
+      free(pre), free(pre_r), free(out), free(out_r), free(mk), free(mk_r), free(dpre),
+          free(dpre_r);
     }
 }
 
@@ -122,9 +142,11 @@ static void test_dropout_keys(void) {
   int64_t utt_a[3] = {10, 20, 30}, utt_b[4] = {99, 30, 7, 10};
   hardy_nn_dropout_t da = {0.5f, 0x1234ULL, 9, 3, utt_a}, db = da;
   db.utt_id = utt_b;
-  float *pa = tu_rand(3 * C, 50, 1), *pb = tu_rand(4 * C, 51, 1), *oa = tu_zeros(3 * C), *ob = tu_zeros(4 * C);
+  float *pa = tu_rand(3 * C, 50, 1), *pb = tu_rand(4 * C, 51, 1), *oa = tu_zeros(3 * C),
+        *ob = tu_zeros(4 * C);
   uint8_t ma[3 * C], mb[4 * C];
-  for (int c = 0; c < C; c++) pa[0 * C + c] = pb[3 * C + c] = pa[2 * C + c] = pb[1 * C + c] = 1.0f;
+  for (int c = 0; c < C; c++)
+    pa[0 * C + c] = pb[3 * C + c] = pa[2 * C + c] = pb[1 * C + c] = 1.0f;
   hardy_nn_bias_act_dropout_forward(oa, pa, ma, NULL, NULL, NULL, 3, C, HARDY_ACT_NONE, &da);
   hardy_nn_bias_act_dropout_forward(ob, pb, mb, NULL, NULL, NULL, 4, C, HARDY_ACT_NONE, &db);
   TEST_ASSERT(!memcmp(ma + 0 * C, mb + 3 * C, C), "utterance 10: mask depends on row position");
@@ -141,13 +163,14 @@ static void test_dropout_keys(void) {
     same_step += hardy_nn_dropout_keep(&other_step, 10, c) == ma[c];
     same_layer += hardy_nn_dropout_keep(&other_layer, 10, c) == ma[c];
   }
-  TEST_ASSERT(same_step < C && same_layer < C, "masks must change with step and layer (%d, %d same)",
-              same_step, same_layer);
+  TEST_ASSERT(same_step < C && same_layer < C,
+              "masks must change with step and layer (%d, %d same)", same_step, same_layer);
   /* keep rate over many elements: 0.7 within 4 standard deviations */
   hardy_nn_dropout_t d3 = {0.3f, 0x55ULL, 1, 1, NULL};
   long kept = 0, n = 0;
   for (int64_t u = 0; u < 400; u++)
-    for (int c = 0; c < 250; c++, n++) kept += hardy_nn_dropout_keep(&d3, u, c);
+    for (int c = 0; c < 250; c++, n++)
+      kept += hardy_nn_dropout_keep(&d3, u, c);
   double frac = (double)kept / n, sd = sqrt(0.21 / n);
   TEST_NEAR(frac, 0.7, 4 * sd, 0);
   free(pa), free(pb), free(oa), free(ob);
@@ -166,8 +189,8 @@ static double ln_eval(void *p) {
 }
 
 static void test_layernorm(void) {
-  ln_ctx c = {tu_rand(NR * NC, 60, 2), tu_rand(NC, 61, 1), tu_rand(NC, 62, 1), tu_zeros(NR * NC),
-              tu_zeros(NR * 2), tu_rand(NR * NC, 63, 1)};
+  ln_ctx c = {tu_rand(NR * NC, 60, 2), tu_rand(NC, 61, 1), tu_rand(NC, 62, 1),
+              tu_zeros(NR * NC),       tu_zeros(NR * 2),   tu_rand(NR * NC, 63, 1)};
   float *out = tu_zeros(NR * NC), *stat = tu_zeros(NR * 2);
   hardy_nn_layernorm_forward(out, stat, c.in, c.g, c.b, NR, NC);
   ln_eval(&c);
@@ -204,14 +227,19 @@ static double att_eval(void *p) {
 }
 
 static void test_attention(void) {
-  att_ctx c = {tu_rand(TR * 3 * TH, 70, 1.5f), tu_zeros(TR * TH), tu_zeros(TR * THEADS),
-               tu_rand(TR * TH, 71, 1), {T_SEG, 4, T_VALID, THEADS, TH / THEADS}};
+  att_ctx c = {tu_rand(TR * 3 * TH, 70, 1.5f),
+               tu_zeros(TR * TH),
+               tu_zeros(TR * THEADS),
+               tu_rand(TR * TH, 71, 1),
+               {T_SEG, 4, T_VALID, THEADS, TH / THEADS}};
   float *out = tu_zeros(TR * TH), *lse = tu_zeros(TR * THEADS);
-  hardy_nn_attention_forward(out, TH, lse, c.qkv, 3 * TH, c.qkv + TH, 3 * TH, c.qkv + 2 * TH, 3 * TH, &c.a);
+  hardy_nn_attention_forward(out, TH, lse, c.qkv, 3 * TH, c.qkv + TH, 3 * TH, c.qkv + 2 * TH,
+                             3 * TH, &c.a);
   att_eval(&c);
   TEST_ASSERT(tu_rel_err(out, c.out, TR * TH, 1e-6) < 1e-5, "attention forward");
   for (int i = 9; i < TR; i++)
-    for (int j = 0; j < TH; j++) TEST_ASSERT(out[i * TH + j] == 0.0f, "row %d without valid key: %g", i, out[i * TH + j]);
+    for (int j = 0; j < TH; j++)
+      TEST_ASSERT(out[i * TH + j] == 0.0f, "row %d without valid key: %g", i, out[i * TH + j]);
   float *g = tu_zeros(TR * 3 * TH), *g_r = tu_zeros(TR * 3 * TH);
   hardy_nn_attention_backward(g, g + TH, g + 2 * TH, c.c, TH, out, lse, c.qkv, 3 * TH, c.qkv + TH,
                               3 * TH, c.qkv + 2 * TH, 3 * TH, &c.a);
@@ -219,16 +247,20 @@ static void test_attention(void) {
                                   c.qkv + TH, 3 * TH, c.qkv + 2 * TH, 3 * TH, &c.a);
   TEST_ASSERT(tu_rel_err(g, g_r, TR * 3 * TH, 1e-6) < 1e-5, "attention backward");
   int finite = 1;
-  for (int i = 0; i < TR * 3 * TH; i++) finite &= isfinite(g[i]) && isfinite(g_r[i]);
+  for (int i = 0; i < TR * 3 * TH; i++)
+    finite &= isfinite(g[i]) && isfinite(g_r[i]);
   TEST_ASSERT(finite, "attention gradients must be finite");
   for (int i = 9; i < TR; i++)
-    for (int j = 0; j < 3 * TH; j++) TEST_ASSERT(g[i * 3 * TH + j] == 0.0f, "row %d gradient %g", i, g[i * 3 * TH + j]);
+    for (int j = 0; j < 3 * TH; j++)
+      TEST_ASSERT(g[i * 3 * TH + j] == 0.0f, "row %d gradient %g", i, g[i * 3 * TH + j]);
   /* invalid keys (rows 1, 6) get no key/value gradient */
-  for (int j = TH; j < 3 * TH; j++) TEST_ASSERT(g[1 * 3 * TH + j] == 0.0f && g[6 * 3 * TH + j] == 0.0f, "masked key gradient");
+  for (int j = TH; j < 3 * TH; j++)
+    TEST_ASSERT(g[1 * 3 * TH + j] == 0.0f && g[6 * 3 * TH + j] == 0.0f, "masked key gradient");
   check_fd("attention d/dqkv", att_eval, &c, c.qkv, TR * 3 * TH, g_r, 72);
   /* no key mask: every row of a segment is a key */
   c.a.key_valid = NULL;
-  hardy_nn_attention_forward(out, TH, lse, c.qkv, 3 * TH, c.qkv + TH, 3 * TH, c.qkv + 2 * TH, 3 * TH, &c.a);
+  hardy_nn_attention_forward(out, TH, lse, c.qkv, 3 * TH, c.qkv + TH, 3 * TH, c.qkv + 2 * TH,
+                             3 * TH, &c.a);
   att_eval(&c);
   TEST_ASSERT(tu_rel_err(out, c.out, TR * TH, 1e-6) < 1e-5, "attention forward, no mask");
   free(c.qkv), free(c.out), free(c.lse), free(c.c), free(out), free(lse), free(g), free(g_r);
@@ -256,7 +288,8 @@ static void test_losses(void) {
   TEST_NEAR(r, (1 + 4) / 2.0 + 0.5 * (3 - 1) * (3 - 1), 1e-6, 1e-6);
   TEST_NEAR(dx[1], 2 * 1.0 * 1 / 2, 1e-6, 0);
   TEST_NEAR(dx[4], 2 * 0.5 * 2 / 1, 1e-6, 0);
-  TEST_ASSERT(dx[0] == 0 && dx[3] == 0 && dx[7] == 0, "present or unrequested blocks get no gradient");
+  TEST_ASSERT(dx[0] == 0 && dx[3] == 0 && dx[7] == 0,
+              "present or unrequested blocks get no gradient");
 }
 
 /* ---- Adam ---- */

@@ -51,9 +51,9 @@ void hardy_nn_adam_step_ref(float *params, const float *grads, float *m, float *
 void hardy_nn_linear_forward(float *out, int ld_out, const float *in, int ld_in, const float *w,
                              int ld_w, const float *bias, int rows, int in_dim, int out_dim,
                              int accumulate);
-void hardy_nn_linear_forward_ref(float *out, int ld_out, const float *in, int ld_in,
-                                 const float *w, int ld_w, const float *bias, int rows,
-                                 int in_dim, int out_dim, int accumulate);
+void hardy_nn_linear_forward_ref(float *out, int ld_out, const float *in, int ld_in, const float *w,
+                                 int ld_w, const float *bias, int rows, int in_dim, int out_dim,
+                                 int accumulate);
 /* din += dout W, dw += dout^T in, db += sum_r dout. Any of din, dw, db may be NULL. */
 void hardy_nn_linear_backward(float *din, int ld_din, float *dw, int ld_dw, float *db,
                               const float *dout, int ld_dout, const float *in, int ld_in,
@@ -70,10 +70,10 @@ void hardy_nn_linear_backward_ref(float *din, int ld_din, float *dw, int ld_dw, 
 typedef enum { HARDY_ACT_NONE = 0, HARDY_ACT_RELU = 1, HARDY_ACT_GELU = 2 } hardy_nn_act_t;
 
 typedef struct {
-  float rate;     /* 0: no dropout (mask may be NULL) */
-  uint64_t key;   /* hardy_rng_key(seed, HARDY_RNG_DROPOUT) */
-  uint64_t step;  /* optimiser step */
-  uint32_t layer; /* dropout site id, unique within the model */
+  float rate;            /* 0: no dropout (mask may be NULL) */
+  uint64_t key;          /* hardy_rng_key(seed, HARDY_RNG_DROPOUT) */
+  uint64_t step;         /* optimiser step */
+  uint32_t layer;        /* dropout site id, unique within the model */
   const int64_t *utt_id; /* [rows] global utterance ids */
 } hardy_nn_dropout_t;
 
@@ -87,12 +87,11 @@ int hardy_nn_dropout_keep(const hardy_nn_dropout_t *d, int64_t utt_id, int col);
 void hardy_nn_bias_act_dropout_forward(float *out, float *pre, uint8_t *mask, const float *bias,
                                        const float *res1, const float *res2, int rows, int cols,
                                        hardy_nn_act_t act, const hardy_nn_dropout_t *drop);
-void hardy_nn_bias_act_dropout_forward_ref(float *out, float *pre, uint8_t *mask,
-                                           const float *bias, const float *res1,
-                                           const float *res2, int rows, int cols,
+void hardy_nn_bias_act_dropout_forward_ref(float *out, float *pre, uint8_t *mask, const float *bias,
+                                           const float *res1, const float *res2, int rows, int cols,
                                            hardy_nn_act_t act, const hardy_nn_dropout_t *drop);
-/* dpre = dout * keep / (1 - rate) * act'(pre)   (OVERWRITES dpre; may alias dout, not pre). mask NULL
- * or rate 0: no dropout. The residual paths' gradient is dout itself. */
+/* dpre = dout * keep / (1 - rate) * act'(pre)   (OVERWRITES dpre; may alias dout, not pre). mask
+ * NULL or rate 0: no dropout. The residual paths' gradient is dout itself. */
 void hardy_nn_act_dropout_backward(float *dpre, const float *dout, const float *pre,
                                    const uint8_t *mask, float rate, int rows, int cols,
                                    hardy_nn_act_t act);
@@ -139,18 +138,17 @@ void hardy_nn_attention_backward(float *dq, float *dk, float *dv, const float *d
                                  const float *out, const float *lse, const float *q, int ld_q,
                                  const float *k, int ld_k, const float *v, int ld_v,
                                  const hardy_nn_attn_t *a);
-void hardy_nn_attention_backward_ref(float *dq, float *dk, float *dv, const float *dout,
-                                     int ld_out, const float *out, const float *lse,
-                                     const float *q, int ld_q, const float *k, int ld_k,
-                                     const float *v, int ld_v, const hardy_nn_attn_t *a);
+void hardy_nn_attention_backward_ref(float *dq, float *dk, float *dv, const float *dout, int ld_out,
+                                     const float *out, const float *lse, const float *q, int ld_q,
+                                     const float *k, int ld_k, const float *v, int ld_v,
+                                     const hardy_nn_attn_t *a);
 
 /* ---- losses: sum_r w[r] * loss_r; gradients w[r] * dloss_r ADDED to dlogits (may be NULL) -- */
 /* Softmax cross-entropy: logits [rows, n_class], label [rows]. */
 double hardy_nn_cross_entropy(float *dlogits, const float *logits, const int32_t *label,
                               const float *w, int rows, int n_class);
 /* Squared error (pred - target)^2 of a single score: pred [rows]. */
-double hardy_nn_mse(float *dpred, const float *pred, const float *target, const float *w,
-                    int rows);
+double hardy_nn_mse(float *dpred, const float *pred, const float *target, const float *w, int rows);
 /* Masked reconstruction: sum_r w[r] sum over blocks m with (avail[r] >> m & 1) == 0 and
  * bit m of `blocks` set, of ||pred_m - target_m||^2 / d_m. pred [rows, ld_pred] holds the
  * blocks at col_off[m] (width dims[m]); target_m [rows, dims[m]] rows are tgt_row[r]
