@@ -235,6 +235,15 @@ static inline float synth_tanh(float x) {
 
 float hardy_synth_tanh(float x) { return synth_tanh(x); }
 
+/* n standard normals for stream (key, i), four per Philox block. */
+static inline void normal_fill4(uint64_t key, int64_t i, float *out, int64_t n) {
+  for (int64_t j = 0; j < n; j += 4) {
+    float z[4];
+    noise4(key, i, j / 4, z);
+    for (int64_t q = 0; q < 4 && j + q < n; q++) out[j + q] = z[q];
+  }
+}
+
 /* One modality of one row: x = tanh(P^T l) + sigma * noise. */
 static void modality_row(const hardy_synth_t *s, int m, int64_t i, const float *l, float *x) {
   int64_t k = s->p.latent_dim, dim = s->p.dims[m];
@@ -285,12 +294,12 @@ int hardy_synth_rows(const hardy_synth_t *s, int64_t first, int64_t count,
     int64_t i = first + r;
     float u[HARDY_SYNTH_MAX_LATENT], e[HARDY_SYNTH_MAX_LATENT], l[HARDY_SYNTH_MAX_LATENT];
     float h = planted_hardness(s, i);
-    hardy_rng_normal_fill(s->key_latent, (uint64_t)i, u, k);
+    normal_fill4(s->key_latent, i, u, k);
     const float *mu = s->class_mean + cls[r] * k;
     for (int64_t a = 0; a < k; a++) u[a] = mu[a] + 0.5f * u[a];
     for (int m = 0; m < HARDY_N_MOD; m++) {
       if (!feat || !feat[m]) continue;
-      hardy_rng_normal_fill(s->key_private[m], (uint64_t)i, e, k);
+      normal_fill4(s->key_private[m], i, e, k);
       float sm = p->strength[m];
       for (int64_t a = 0; a < k; a++) l[a] = sm * ((1.0f - h) * u[a] + h * e[a]);
       modality_row(s, m, i, l, feat[m] + r * p->dims[m]);
