@@ -262,6 +262,8 @@ static int write_contents(hid_t file, const save_job_t *job) {
   const hardy_ckpt_state_t *st = job->st;
   hid_t dxpl = hardy_h5_dxpl_collective();
   if (dxpl < 0) return hardy_h5_fail(HARDY_ERR_RUNTIME, job->path, "cannot set collective I/O");
+  const char *io = getenv("HARDY_CKPT_IO");
+  if (io && !strcmp(io, "individual")) H5Pset_dxpl_mpio_collective_opt(dxpl, H5FD_MPIO_INDIVIDUAL_IO);
   int rc = ckpt_meta_write(file, job->meta) < 0
                ? hardy_h5_fail(HARDY_ERR_RUNTIME, job->path, "cannot write root attributes")
                : HARDY_OK;
@@ -371,6 +373,7 @@ int hardy_ckpt_save(const hardy_ckpt_state_t *st, const char *dir, const char *n
     meta.index_sum = ckpt_index_sum(ix.name, ix.offset, ix.rank, ix.shape, st->n_tensors);
     rc = prepare(st, &meta, sorted, comm, rank, nranks, &bytes);
   }
+  double t_phase[5] = {hardy_now(), 0, 0, 0, 0}; /* prepared, written, closed, synced, published */
   hid_t file = -1;
   if (rc == HARDY_OK) {
     file = create_file(tmp, comm);
@@ -380,17 +383,21 @@ int hardy_ckpt_save(const hardy_ckpt_state_t *st, const char *dir, const char *n
   if (file >= 0) {
     save_job_t job = {st, &meta, &ix, sorted, rank, nranks, tmp};
     if (rc == HARDY_OK) rc = hardy_agree(write_contents(file, &job), comm);
+    t_phase[1] = hardy_now();
     int crc = H5Fclose(file) < 0 ? hardy_h5_fail(HARDY_ERR_RUNTIME, tmp, "closing (flushing) "
                                                  "the checkpoint failed (disk full?)") : HARDY_OK;
     crc = hardy_agree(crc, comm);
     if (rc == HARDY_OK) rc = crc;
+    t_phase[2] = hardy_now();
     /* every rank flushes what its node cached: on parallel file systems one fsync does not
      * cover the pages another client wrote */
     if (rc == HARDY_OK) rc = hardy_agree(ckpt_fsync_path(tmp, false), comm);
+    t_phase[3] = hardy_now();
     if (rc == HARDY_OK)
       rc = hardy_agree(rank == 0 ? publish(dir, name, tmp, final, keep, is_best) : HARDY_OK, comm);
     else if (rank == 0)
       unlink(tmp);
+    t_phase[4] = hardy_now();
   }
   for (int t = 0; t < st->n_tables; t++) ckpt_sorted_free(&sorted[t]);
   index_free(&ix);
@@ -399,7 +406,10 @@ int hardy_ckpt_save(const hardy_ckpt_state_t *st, const char *dir, const char *n
     return rc;
   }
   double dt = hardy_now() - t0, mbs = bytes / 1e6 / (dt > 0 ? dt : 1e-9);
-  hardy_log_info("checkpoint %s: %.1f MB in %.2f s (%.0f MB/s)", final, bytes / 1e6, dt, mbs);
+  hardy_log_info("checkpoint %s: %.1f MB in %.2f s (%.0f MB/s; prepare %.2f, write %.2f, close "
+                 "%.2f, fsync %.2f, publish %.2f s)", final, bytes / 1e6, dt, mbs, t_phase[0] - t0,
+                 t_phase[1] - t_phase[0], t_phase[2] - t_phase[1], t_phase[3] - t_phase[2],
+                 t_phase[4] - t_phase[3]);
   if (mb_per_s) *mb_per_s = mbs;
   return HARDY_OK;
 }
