@@ -83,8 +83,9 @@ static const key_t_ SCHEMA[] = {
      "teacher epochs under the training masks"},
     {"teacher", "checkpoint", T_PATH, OFF(teacher.checkpoint), "", 0, 0, NULL, false,
      "reuse a teacher trained earlier (checkpoint file)"},
-    {"hardness", "estimator", T_ENUM, OFF(hardness.estimator), "entropy", 0, 0, "entropy|gaussian",
-     false, "mutual-information estimator for indirect hardness"},
+    {"hardness", "estimator", T_ENUM, OFF(hardness.estimator), "gaussian", 0, 0, "entropy|gaussian",
+     false, "mutual-information estimator for indirect hardness (docs/HARDNESS.md: the entropy "
+     "proxy rises with difficulty, so pair it with mi_sign = high_is_hard)"},
     {"hardness", "mi_sign", T_ENUM, OFF(hardness.mi_sign), "low_is_hard", 0, 0,
      "low_is_hard|high_is_hard", false, "low shared information = hard (default) or the reverse"},
     {"hardness", "beta", T_FLOAT, OFF(hardness.beta), "4", 0, 1000, NULL, false,

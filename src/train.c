@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "hardy/checkpoint.h"
 #include "hardy/cli.h"
@@ -252,7 +253,15 @@ static int open_resume(job_t *job) {
     snprintf(where, sizeof where, "%s/checkpoints", job->opts->out_dir);
   else
     snprintf(where, sizeof where, "%s", job->opts->resume);
-  int st = hardy_agree(hardy_ckpt_resolve(where, job->resume_path, sizeof job->resume_path), job->comm);
+  int st = HARDY_OK;
+  char pointer[HARDY_PATH_MAX + 48];
+  snprintf(pointer, sizeof pointer, "%s/checkpoints/latest", job->opts->out_dir);
+  if (!strcmp(job->opts->resume, "latest") && access(pointer, F_OK) != 0)
+    st = hardy_fail(HARDY_ERR_INPUT, "--resume: no checkpoint to resume from in %s/checkpoints "
+                    "(no 'latest' pointer): run without --resume to start, or name a checkpoint "
+                    "file with --resume FILE.h5", job->opts->out_dir);
+  if (st == HARDY_OK) st = hardy_ckpt_resolve(where, job->resume_path, sizeof job->resume_path);
+  st = hardy_agree(st, job->comm);
   if (st == HARDY_OK) st = hardy_ckpt_open(job->resume_path, &job->resume_info, job->comm);
   if (st != HARDY_OK) return st;
   char *text = hardy_config_to_string(job->cfg);

@@ -23,7 +23,8 @@ void hardy_train_model_config(const hardy_config_t *cfg, const hardy_dataset_t *
   mc->decoder_hidden = cfg->model.decoder_hidden;
   mc->regression = ds->task == HARDY_TASK_REGRESSION;
   mc->n_out = mc->regression ? 1 : ds->num_classes;
-  mc->cross_attention = teacher;
+  /* the pair modules serve only the entropy estimator */
+  mc->cross_attention = teacher && cfg->hardness.estimator == HARDY_MI_ENTROPY;
   mc->max_rows = (int)max_rows;
   /* teacher and student start from different draws */
   mc->seed = (uint64_t)cfg->run.seed * 2 + (teacher ? 1 : 0);

@@ -1,0 +1,34 @@
+#!/bin/bash
+# Stop signals: SIGUSR1 to mpirun (forwarded to every rank) makes the ranks agree at the next
+# step, write a checkpoint and exit 143; SIGTERM does the same (Open MPI's mpirun then reports
+# its own exit code, so status.json records the state). Resuming completes and gives the
+# uninterrupted run's parameters bitwise.
+source "$(dirname "$0")/lib.sh"
+make_data d.h5
+write_cfg t.ini d.h5
+sed -i 's/stage2_epochs = 3/stage2_epochs = 12/' t.ini
+run_mpi 2 train t.ini --out ref --quiet || fail "reference run"
+
+stop_with() { # signal dir
+  "$MPIEXEC" -n 2 $MPIEXEC_FLAGS "$HARDY_BIN" train t.ini --out "$2" >"$2.log" 2>&1 &
+  local pid=$! t=0
+  # wait until stage 2 has started
+  while kill -0 $pid 2>/dev/null && ! grep -q '"phase":"stage2"' "$2/metrics.jsonl" 2>/dev/null && [ $t -lt 3000 ]; do
+    sleep 0.02; t=$((t + 1))
+  done
+  kill -"$1" $pid; wait $pid; echo $?
+}
+rc=$(stop_with USR1 u1)
+check "SIGUSR1: exit code 143 (got $rc)" [ "$rc" = 143 ]
+check "SIGUSR1: status preempted" [ "$(json_get u1/status.json 'j["state"]')" = preempted ]
+check "SIGUSR1: checkpoint message" grep -q "stop signal: writing a checkpoint" u1.log
+check "SIGUSR1: no results yet" [ ! -f u1/results.json ]
+run_mpi 2 train t.ini --out u1 --resume --quiet || fail "resume after SIGUSR1"
+check "SIGUSR1: resumed parameters bitwise equal" same_params ref/checkpoints/at-final.h5 u1/checkpoints/at-final.h5
+
+rc=$(stop_with TERM s1)
+check "SIGTERM: status preempted (mpirun exit $rc)" [ "$(json_get s1/status.json 'j["state"]')" = preempted ]
+check "SIGTERM: exit code recorded as 143" [ "$(json_get s1/status.json 'j["exit_code"]')" = 143 ]
+run_mpi 2 train t.ini --out s1 --resume --quiet || fail "resume after SIGTERM"
+check "SIGTERM: resumed parameters bitwise equal" same_params ref/checkpoints/at-final.h5 s1/checkpoints/at-final.h5
+finish
