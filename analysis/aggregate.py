@@ -36,6 +36,7 @@ TERCILES = ("easy", "medium", "hard")
 FRACTION_METRICS = {"wa", "ua", "f1", "acc2", "acc2_has0"}
 LOWER_IS_BETTER = {"mae"}
 HEADLINE = {"classification": "wa", "regression": "mae"}
+METRIC_ORDER = ("wa", "ua", "f1", "mae", "corr", "acc2", "acc2_has0")
 # Config keys that legitimately differ between the runs of one column.
 VARYING_KEYS = {"run.seed", "run.name", "run.threads", "run.progress_seconds", "missing.condition",
                 "missing.rate", "data.fold", "teacher.checkpoint"}
@@ -304,7 +305,8 @@ class Collection:
             for rec in folds.values():
                 names |= {k for k, v in rec.get("test", {}).items()
                           if k != "n" and isinstance(v, (int, float))}
-        return sorted(names)
+        known = [m for m in METRIC_ORDER if m in names]
+        return known + sorted(names - set(known))
 
 
 def condition_rate(cond):
@@ -570,15 +572,18 @@ def text_paired(doc, metric):
 def text_report(doc, all_metrics=False):
     out = ["datasets: %s (%s)" % (", ".join(doc["datasets"]), ", ".join(doc["tasks"]))]
     for g in doc["groups"]:
-        line = "  %-28s %3d run dirs, seeds %s, %.2f rank-hours" % (
-            g["group"], g["runs"], ",".join(map(str, g["seeds"])), g["rank_hours"])
+        hours = g["rank_hours"]
+        cost = "%.2f rank-hours" % hours if hours >= 0.1 else "%.1f rank-seconds" % (3600 * hours)
+        line = "  %-28s %3d run dirs, seeds %s, %s" % (
+            g["group"], g["runs"], ",".join(map(str, g["seeds"])), cost)
         if g["retrieval"]:
             line += ", neighbour label agreement top-1 %.3f top-3 %.3f" % (
                 g["retrieval"]["label_agreement_top1"] or float("nan"),
                 g["retrieval"]["label_agreement_top3"] or float("nan"))
         out.append(line)
     out.append("")
-    metrics = doc["metrics"] if all_metrics else [doc["metric"]]
+    metrics = [doc["metric"]] + ([m for m in doc["metrics"] if m != doc["metric"]]
+                                 if all_metrics else [])
     for m in metrics:
         out.append(text_metric_table(doc, m))
     for part in (text_hardness_table(doc, doc["metric"]), text_paired(doc, doc["metric"])):

@@ -9,8 +9,8 @@ one PNG (default DIR/training.png) with four panels:
   validation    the stage-2 validation metric per epoch (WA, or MAE for regression), with the
                 epoch model selection kept (from DIR/results.json) marked;
   throughput    utterances per second per epoch;
-  time split    per phase: compute, waiting in the gradient allreduce, and the rest (I/O,
-                evaluation), summed over epochs and runs.
+  time split    per phase: compute, waiting in the gradient allreduce, and the rest of the
+                epoch (batching, I/O), summed over epochs and runs.
 
 A resumed run repeats the epochs after its checkpoint: for each (run, phase, epoch) the later
 line wins. A line cut short by a killed job is skipped with a warning. It also prints a
@@ -139,8 +139,9 @@ def concatenated(run):
 def draw_phase_bounds(ax, bounds):
     for x0, phase in bounds:
         ax.axvline(x0 + 0.5, color="0.6", lw=0.8, ls="--")
-        ax.text(x0 + 0.7, 1.0, phase, transform=ax.get_xaxis_transform(), fontsize=7,
-                va="top", color="0.35")
+        # Vertical, so the names of one-epoch phases do not run into each other.
+        ax.text(x0 + 0.6, 0.98, phase, transform=ax.get_xaxis_transform(), fontsize=7,
+                va="top", rotation=90, color="0.35")
 
 
 def plot_series(ax, series, key, ylabel):
@@ -180,7 +181,7 @@ def plot_time_split(ax, summary):
     bottom = [0.0] * len(phases)
     for key, label, colour in (("compute_s", "compute", "#4c72b0"),
                                ("allreduce_wait_s", "allreduce wait", "#dd8452"),
-                               ("other_s", "other (I/O, evaluation)", "#bbbbbb")):
+                               ("other_s", "other (batching, I/O)", "#bbbbbb")):
         values = [summary[p][key] for p in phases]
         ax.bar(phases, values, bottom=bottom, label=label, color=colour)
         bottom = [b + v for b, v in zip(bottom, values)]
@@ -215,7 +216,9 @@ def plot_run(directory, series, summary, metric, selected, out):
     os.replace(tmp, out)
 
 
-def print_summary(summary, superseded):
+def print_summary(series, summary, superseded):
+    print("%d run(s): %s; epochs below are summed over them" % (len(series),
+                                                               ", ".join(sorted(series))))
     print("%-15s %6s %10s %10s %10s %9s" % ("phase", "epochs", "utt/s", "compute s", "wait s",
                                              "wait %"))
     for phase in PHASES:
@@ -265,7 +268,7 @@ def main(argv=None):
     except (InputError, OSError) as e:
         print("plot_training.py: error: %s" % e, file=sys.stderr)
         return EXIT_INPUT
-    print_summary(summary, superseded)
+    print_summary(series, summary, superseded)
     print("wrote %s" % out)
     if args.json:
         doc = {"series": series, "summary": summary, "superseded": superseded,

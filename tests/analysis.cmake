@@ -1,6 +1,7 @@
-# Analysis scripts (analysis/aggregate.py, plot_results.py, plot_training.py) on fixture run
-# directories with known numbers written by tests/analysis/make_fixtures.py.
-foreach(t aggregate plots training)
+# Analysis scripts (analysis/aggregate.py, plot_results.py, plot_training.py): on fixture run
+# directories with known numbers (tests/analysis/make_fixtures.py), and on tiny runs written by
+# hardy-hpc train itself, so a change in the program's output files shows up here.
+foreach(t aggregate plots training real_runs)
   hardy_add_script_test(NAME analysis_${t} SCRIPT analysis/test_${t}.sh TIMEOUT 60
                         LABELS analysis)
 endforeach()

@@ -23,7 +23,7 @@ Hand computations (WA fold means per seed, seeds 1, 2, 3; std with n - 1):
     hardy 0.86 ± 0.04
   sigmoid (at, seeds 1-2): 0.74 0.74 -> 0.74 ± 0; minus uniform 0.69 0.72: 0.05 0.02 -> 0.035 ±
     0.03/sqrt(2)
-  mosei MAE (rate 0.3): uniform 0.60 0.64 -> 0.62 ± sqrt(8e-4); hardy - uniform -0.02 -0.04 ->
+  regression MAE (rate 0.3): uniform 0.60 0.64 -> 0.62 ± sqrt(8e-4); hardy - uniform -0.02 -0.04 ->
     -0.03 ± sqrt(2e-4), 2 of 2 better (lower)
 """
 
@@ -190,15 +190,16 @@ def check_group_by(aggregate, fx, work):
 
 
 def check_mixed(aggregate, fx, work):
-    dirs = [os.path.join(fx, "study"), os.path.join(fx, "mosei")]
+    dirs = [os.path.join(fx, "study"), os.path.join(fx, "regression")]
     rc, text, err = run(aggregate, *dirs)
     check(rc == 2, "mixed datasets are refused with exit 2 (got %d)" % rc)
-    check("data/iemocap4.h5" in err and "data/mosei.h5" in err and "--allow-mixed" in err,
+    check("data/fixture-4class.h5" in err and "data/fixture-regression.h5" in err
+          and "--allow-mixed" in err,
           "the refusal names both datasets and --allow-mixed")
     check(text == "", "a refused aggregation prints no table")
     rc, _, _ = run(aggregate, *dirs, "--allow-mixed", "--json", os.devnull)
     check(rc == 0, "--allow-mixed accepts them (got %d)" % rc)
-    rc, out, err = run(aggregate, os.path.join(fx, "mosei"), "--json", "-")
+    rc, out, err = run(aggregate, os.path.join(fx, "regression"), "--json", "-")
     check(rc == 0, "regression aggregate exits 0 (%s)" % err.strip())
     doc = json.loads(out)
     check(doc["metric"] == "mae", "headline metric of a regression dataset is mae")

@@ -4,14 +4,14 @@
 `make_fixtures.py OUT` creates, in the layout `hardy-hpc train --out DIR` writes (config.ini,
 results.json, metrics.jsonl):
 
-  OUT/study/   IEMOCAP-like 4-class runs: methods hardy, uniform and self-control, seeds 1-3,
+  OUT/study/   4-class runs (IEMOCAP-like): methods hardy, uniform and self-control, seeds 1-3,
                conditions at and tv, folds 1 and 2 (hardy and uniform carry test_by_hardness on
                condition at), plus hardy seed 4 killed in stage 1 (no results.json, its
                metrics.jsonl ends in a cut-off line) and uniform seed 4 failed (status.json);
   OUT/sweep/   a Slurm-array rate sweep: one task directory per (method, rate, seed), hardy and
                uniform, rates 0.1 / 0.3 / 0.5, seeds 1-2, the file's own split (fold "none");
   OUT/sigmoid/ hardy with curriculum.score = sigmoid, seeds 1-2, condition at, folds 1-2;
-  OUT/mosei/   a regression dataset (uniform and hardy, seeds 1-2, rate 0.3);
+  OUT/regression/ a regression dataset (uniform and hardy, seeds 1-2, rate 0.3);
   OUT/resumed/ one run whose metrics.jsonl repeats stage-2 epoch 2 after a resume.
 
 The test-split WA of every (method, condition, seed, fold) is listed in the tables below;
@@ -42,7 +42,7 @@ SWEEP_WA = {
     ("uniform", 0.5): {1: 0.58, 2: 0.60},
 }
 SIGMOID_WA = {1: (0.73, 0.75), 2: (0.74, 0.74)}
-MOSEI_MAE = {"uniform": {1: 0.60, 2: 0.64}, "hardy": {1: 0.58, 2: 0.60}}
+REGRESSION_MAE = {"uniform": {1: 0.60, 2: 0.64}, "hardy": {1: 0.58, 2: 0.60}}
 
 METHOD_CURRICULUM = {"hardy": ("true", "retrieval"), "uniform": ("false", "retrieval"),
                      "self-control": ("true", "self")}
@@ -212,12 +212,12 @@ def make_sigmoid(out, dataset):
                   results_doc(dataset, "classification", "hardy", seed, records))
 
 
-def make_mosei(out):
-    dataset = "data/mosei.h5"
-    for method, by_seed in MOSEI_MAE.items():
+def make_regression(out):
+    dataset = "data/fixture-regression.h5"
+    for method, by_seed in REGRESSION_MAE.items():
         for seed, mae in by_seed.items():
             rec = run_record("rate0.30", "none", reg_metrics(mae), method != "uniform")
-            write_run(os.path.join(out, "mosei", "%s_s%d" % (method, seed)),
+            write_run(os.path.join(out, "regression", "%s_s%d" % (method, seed)),
                       config_text(dataset, method, seed, "atv", "0.3", "none"),
                       results_doc(dataset, "regression", method, seed, [rec]),
                       epoch_lines("rate0.30", PHASES, "mae"))
@@ -235,11 +235,11 @@ def main():
         print("usage: make_fixtures.py OUT", file=sys.stderr)
         return 2
     out = sys.argv[1]
-    dataset = "data/iemocap4.h5"
+    dataset = "data/fixture-4class.h5"
     make_study(out, dataset)
     make_sweep(out, dataset)
     make_sigmoid(out, dataset)
-    make_mosei(out)
+    make_regression(out)
     make_resumed(out, dataset)
     return 0
 

@@ -21,16 +21,16 @@ png_ok 500 350 "$W"/dirs/{rate,conditions,hardness}.png
 "$PYTHON" "$A/plot_results.py" --from-json "$W/summary.json" --out "$W/json" --condition at
 png_ok 500 350 "$W"/json/{rate,conditions,hardness}.png
 
-"$PYTHON" "$A/plot_results.py" "$FX/mosei" --out "$W/mosei"
-png_ok 600 400 "$W/mosei/rate.png"
-if [ -e "$W/mosei/conditions.png" ] || [ -e "$W/mosei/hardness.png" ]; then
+"$PYTHON" "$A/plot_results.py" "$FX/regression" --out "$W/regression"
+png_ok 600 400 "$W/regression/rate.png"
+if [ -e "$W/regression/conditions.png" ] || [ -e "$W/regression/hardness.png" ]; then
   echo "FAIL: a rate-only regression sweep produced condition or hardness plots" >&2
   exit 1
 fi
 echo "ok: the regression sweep gives only rate.png"
-ls "$W"/dirs "$W"/json "$W"/mosei | grep -q '\.tmp$' && { echo "FAIL: .tmp left" >&2; exit 1; }
+ls "$W"/dirs "$W"/json "$W"/regression | grep -q '\.tmp$' && { echo "FAIL: .tmp left" >&2; exit 1; }
 
-expect_exit2 "$PYTHON" "$A/plot_results.py" "$FX/study" "$FX/mosei" --out "$W/mixed"
+expect_exit2 "$PYTHON" "$A/plot_results.py" "$FX/study" "$FX/regression" --out "$W/mixed"
 grep -q -- "--allow-mixed" "$W/err"
 expect_exit2 "$PYTHON" "$A/plot_results.py" "$FX/sweep" --only hardness --out "$W/none"
 grep -q "nothing to plot" "$W/err"
