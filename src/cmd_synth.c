@@ -44,6 +44,21 @@ static int parse_list(const char *flag, const char *text, double *out, int n, do
   return HARDY_OK;
 }
 
+/* value must be one of names[0..n); *out gets its index. */
+static int parse_choice(const char *flag, const char *value, const char *const *names, int n,
+                        int *out) {
+  for (int i = 0; i < n; i++)
+    if (!strcmp(value, names[i])) {
+      *out = i;
+      return HARDY_OK;
+    }
+  return hardy_fail(HARDY_ERR_INPUT, "%s '%s': expected %s or %s", flag, value, names[0],
+                    names[n - 1]);
+}
+
+static const char *const TASKS[] = {"classification", "regression"}; /* hardy_task_t order */
+static const char *const SHAPES[] = {"iemocap", "mosei"};            /* hardy_synth_shape_t */
+
 /* Apply one `--flag value` pair to p. */
 static int apply_flag(hardy_synth_params_t *p, const char *flag, const char *value,
                       bool *folds_set) {
@@ -67,9 +82,7 @@ static int apply_flag(hardy_synth_params_t *p, const char *flag, const char *val
     HARDY_CHECK(hardy_cli_int64(flag, value, 2, HARDY_MAX_CLASSES, &v));
     p->num_classes = (int)v;
   } else if (!strcmp(flag, "--task")) {
-    if (!strcmp(value, "classification")) p->task = HARDY_TASK_CLASSIFICATION;
-    else if (!strcmp(value, "regression")) p->task = HARDY_TASK_REGRESSION;
-    else return hardy_fail(HARDY_ERR_INPUT, "--task '%s': expected classification or regression", value);
+    HARDY_CHECK(parse_choice(flag, value, TASKS, 2, &p->task));
   } else if (!strcmp(flag, "--folds")) {
     HARDY_CHECK(hardy_cli_int64(flag, value, 0, 1000, &v));
     p->folds = (int)v;
@@ -78,9 +91,7 @@ static int apply_flag(hardy_synth_params_t *p, const char *flag, const char *val
     HARDY_CHECK(hardy_cli_int64(flag, value, 0, INT64_MAX, &v));
     p->seed = (uint64_t)v;
   } else if (!strcmp(flag, "--shape")) {
-    if (!strcmp(value, "iemocap")) p->shape = HARDY_SHAPE_IEMOCAP;
-    else if (!strcmp(value, "mosei")) p->shape = HARDY_SHAPE_MOSEI;
-    else return hardy_fail(HARDY_ERR_INPUT, "--shape '%s': expected iemocap or mosei", value);
+    HARDY_CHECK(parse_choice(flag, value, SHAPES, 2, &p->shape));
   } else if (!strcmp(flag, "--latent-dim")) {
     HARDY_CHECK(hardy_cli_int64(flag, value, 1, HARDY_SYNTH_MAX_LATENT, &v));
     p->latent_dim = (int)v;

@@ -162,13 +162,8 @@ static void stats_init(hardy_dataset_stats_t *st) {
 /* Add a chunk of rows starting at file row `first` to the local statistics. */
 static void stats_add(const hardy_dataset_t *ds, const rows_t *rows, int64_t first,
                       int64_t n_rows, hardy_dataset_stats_t *st) {
-  /* The dialogue holding row `first`: the last d with offset[d] <= first. */
-  int64_t lo = 0, hi = ds->n_dialogue - 1;
-  while (lo < hi) {
-    int64_t mid = (lo + hi + 1) / 2;
-    if (ds->offset[mid] <= first) lo = mid; else hi = mid - 1;
-  }
-  for (int64_t i = 0, d = lo; i < n_rows; i++) {
+  int64_t d = hardy_dataset_dialogue_of(ds->offset, ds->n_dialogue, first);
+  for (int64_t i = 0; i < n_rows; i++) {
     while (ds->offset[d + 1] <= first + i) d++;
     if (rows->label) st->class_count[ds->split[d]][rows->label[i]]++;
   }

@@ -11,6 +11,15 @@
 #include "hardy/dataset.h"
 #include "hardy/rng.h"
 
+int64_t hardy_dataset_dialogue_of(const int64_t *offset, int64_t n_dialogue, int64_t row) {
+  int64_t lo = 0, hi = n_dialogue - 1;
+  while (lo < hi) {
+    int64_t mid = (lo + hi + 1) / 2;
+    if (offset[mid] <= row) lo = mid; else hi = mid - 1;
+  }
+  return lo;
+}
+
 int hardy_dataset_folds(const hardy_dataset_t *ds, int *folds, int cap) {
   int n = 0;
   for (int64_t d = 0; d < ds->n_dialogue; d++) {

@@ -172,16 +172,6 @@ void hardy_synth_free(hardy_synth_t *s) {
   memset(s, 0, sizeof *s);
 }
 
-/* The dialogue holding row i: the last d with offset[d] <= i. */
-static int64_t dialogue_of(const hardy_synth_t *s, int64_t i) {
-  int64_t lo = 0, hi = s->n_dialogue - 1;
-  while (lo < hi) {
-    int64_t mid = (lo + hi + 1) / 2;
-    if (s->offset[mid] <= i) lo = mid; else hi = mid - 1;
-  }
-  return lo;
-}
-
 /* Class of utterance i given the previous utterance's class (-1 at a dialogue start). */
 static int32_t next_label(const hardy_synth_t *s, int64_t i, int32_t prev) {
   if (prev >= 0 && hardy_rng_uniform(s->key_label, (uint64_t)i, 0) < 0.5) return prev;
@@ -275,7 +265,7 @@ int hardy_synth_rows(const hardy_synth_t *s, int64_t first, int64_t count,
    * the start of the first row's dialogue so a chunk boundary changes nothing. */
   int32_t *cls = hardy_malloc((size_t)count * sizeof *cls, "synthetic labels");
   if (!cls) return HARDY_ERR_RUNTIME;
-  int64_t d = dialogue_of(s, first);
+  int64_t d = hardy_dataset_dialogue_of(s->offset, s->n_dialogue, first);
   int32_t prev = -1;
   for (int64_t i = s->offset[d]; i < first; i++) prev = next_label(s, i, i == s->offset[d] ? -1 : prev);
   for (int64_t r = 0; r < count; r++) {

@@ -104,6 +104,10 @@ void hardy_shard_free(hardy_shard_t *sh);
 
 /* ---- summaries and names ------------------------------------------------------------------ */
 
+/* The dialogue holding file row `row`: the last d with offset[d] <= row (binary search over
+ * offset [n_dialogue+1]). Local. */
+int64_t hardy_dataset_dialogue_of(const int64_t *offset, int64_t n_dialogue, int64_t row);
+
 /* "audio", "text", "visual" for m = 0, 1, 2, and the HDF5 path of that feature group. */
 const char *hardy_dataset_modality_name(int m);
 const char *hardy_dataset_feature_path(int m);
