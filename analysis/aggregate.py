@@ -232,6 +232,7 @@ class Collection:
         self.notes = []
         self._assign_columns()
         self._collect_facts()
+        self._check_folds()
         self._check_configs()
 
     def _mixed_message(self):
@@ -289,6 +290,20 @@ class Collection:
                 owner[ident] = r
                 self.facts.setdefault((r.column, cond, r.seed), {})[fold] = rec
         self.conditions = sort_conditions({k[1] for k in self.facts})
+        # Every seed of every column is compared on the same folds of a condition: the union
+        # of the folds any run holds for it.
+        self.expected_folds = {}
+        for (_, cond, _), folds in self.facts.items():
+            self.expected_folds.setdefault(cond, set()).update(folds)
+
+    def _check_folds(self):
+        for (col, cond, seed), folds in sorted(self.facts.items()):
+            want = self.expected_folds[cond]
+            if set(folds) != want:
+                self.notes.append(
+                    "column '%s', condition %s, seed %d has folds %s of %s: left out of the "
+                    "tables (a fold's run is missing, failed or still running)"
+                    % (col, cond, seed, ",".join(sorted(folds)), ",".join(sorted(want))))
 
     def _check_configs(self):
         for col in self.columns:
@@ -343,11 +358,12 @@ def metric_of(rec, split, metric, tercile=None):
 
 
 def seed_values(coll, column, cond, split, metric, tercile=None):
-    """{seed: (mean over folds, tuple of folds)} for one cell; seeds lacking the metric in any
-    fold are left out (a partial fold mean would not be comparable)."""
+    """{seed: (mean over folds, tuple of folds)} for one cell; seeds lacking a fold of the
+    condition, or the metric in any fold, are left out (a partial fold mean would not be
+    comparable; _check_folds notes them)."""
     out = {}
     for (col, c, seed), folds in coll.facts.items():
-        if col != column or c != cond:
+        if col != column or c != cond or set(folds) != coll.expected_folds[c]:
             continue
         values = [metric_of(folds[f], split, metric, tercile) for f in sorted(folds)]
         if values and all(v is not None for v in values):

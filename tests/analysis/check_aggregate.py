@@ -139,6 +139,8 @@ def check_study(aggregate, fx, work):
           "no tercile cells for runs without test_by_hardness")
     check(not [c for c in doc["by_hardness"] if c["condition"] == "average"],
           "no tercile average when a condition lacks terciles")
+    check(any("seed 5 has folds 1 of 1,2" in n for n in doc["notes"]),
+          "a seed with fold 2 missing is noted (and left out: self-control at stays n = 3)")
     hardy = find(doc["groups"], group="hardy")
     near(hardy["retrieval"]["label_agreement_top1"], 0.6, "neighbour label agreement top-1")
     dirs = ["/".join(m["dir"].split(os.sep)[-2:]) for m in doc["missing"]]

@@ -7,7 +7,8 @@ results.json, metrics.jsonl):
   OUT/study/   4-class runs (IEMOCAP-like): methods hardy, uniform and self-control, seeds 1-3,
                conditions at and tv, folds 1 and 2 (hardy and uniform carry test_by_hardness on
                condition at), plus hardy seed 4 killed in stage 1 (no results.json, its
-               metrics.jsonl ends in a cut-off line) and uniform seed 4 failed (status.json);
+               metrics.jsonl ends in a cut-off line), uniform seed 4 failed (status.json),
+               and self-control seed 5 with only fold 1 of condition at (WA 0.99);
   OUT/sweep/   a Slurm-array rate sweep: one task directory per (method, rate, seed), hardy and
                uniform, rates 0.1 / 0.3 / 0.5, seeds 1-2, the file's own split (fold "none");
   OUT/sigmoid/ hardy with curriculum.score = sigmoid, seeds 1-2, condition at, folds 1-2;
@@ -183,6 +184,11 @@ def make_study(out, dataset):
     lines = epoch_lines("at/fold1", [("teacher_warmup", 2), ("teacher", 2), ("stage1", 3)], "wa")
     write_run(os.path.join(out, "study", "hardy_s4"), config_text(dataset, "hardy", 4, "at, tv"),
               None, lines, tail='{"phase": "stage1", "run": "at/fold1", "epo')
+    # A fold job of a one-fold-per-job layout whose other fold never ran: must not count.
+    write_run(os.path.join(out, "study", "self-control_s5_fold1"),
+              config_text(dataset, "self-control", 5, "at", fold="1"),
+              results_doc(dataset, "classification", "self-control", 5,
+                          [run_record("at", 1, class_metrics(0.99), True)]))
     path = os.path.join(out, "study", "uniform_s4")
     write_run(path, config_text(dataset, "uniform", 4, "at, tv"), None,
               epoch_lines("at/fold1", [("teacher_warmup", 1)], "wa"))
