@@ -220,7 +220,8 @@ class Collection:
         for p in incomplete:
             cfg = read_config(os.path.join(p, "config.ini"))
             self.missing.append({
-                "dir": p, "method": method_of(cfg, None) if cfg else None, "seed": cfg.get("run.seed"),
+                "dir": p, "method": method_of(cfg, None) if cfg else None,
+                "seed": int(cfg["run.seed"]) if cfg.get("run.seed", "").isdigit() else None,
                 "condition": cfg.get("missing.condition"), "rate": cfg.get("missing.rate") or None,
                 "last": last_progress(os.path.join(p, "metrics.jsonl")),
                 "state": read_status(os.path.join(p, "status.json"))})
@@ -653,13 +654,10 @@ def write_output(path, text):
     os.replace(tmp, path)
 
 
-def build_parser():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("dirs", nargs="+", metavar="DIR", help="run directories or folders of them")
+def add_selection_options(p):
+    """The options that decide what a summary holds (shared with plot_results.py)."""
     p.add_argument("--metric", help="headline metric (default wa for classification, mae for "
                    "regression; any key of the results' metrics: ua, f1, corr, acc2, ...)")
-    p.add_argument("--all-metrics", action="store_true", help="print a table for every metric")
     p.add_argument("--split", choices=("test", "validation"), default="test")
     p.add_argument("--group-by", default="", metavar="KEYS",
                    help="comma-separated config keys that also split columns, e.g. "
@@ -668,6 +666,14 @@ def build_parser():
                    help="method the paired differences subtract (default uniform)")
     p.add_argument("--allow-mixed", action="store_true",
                    help="accept runs on different datasets (each dataset gets its own columns)")
+
+
+def build_parser():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("dirs", nargs="+", metavar="DIR", help="run directories or folders of them")
+    add_selection_options(p)
+    p.add_argument("--all-metrics", action="store_true", help="print a table for every metric")
     p.add_argument("--json", metavar="PATH", help="write the full summary as JSON ('-': stdout)")
     p.add_argument("--csv", metavar="PATH", help="write a tidy CSV ('-': stdout)")
     p.add_argument("--strict", action="store_true",

@@ -179,18 +179,16 @@ def plot_hardness(doc, metric, path, condition=None):
 
 
 def build_parser():
-    p = aggregate.build_parser()
-    p.description = __doc__.split("\n\n")[0]
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("dirs", nargs="*", metavar="DIR",
+                   help="run directories or folders of them (or --from-json)")
     p.add_argument("--from-json", metavar="FILE",
                    help="plot a summary written by aggregate.py --json instead of DIRs")
+    aggregate.add_selection_options(p)
     p.add_argument("--out", required=True, metavar="PLOTDIR", help="folder for the PNG files")
     p.add_argument("--condition", help="condition of hardness.png (default: the mean)")
     p.add_argument("--only", default="rate,conditions,hardness",
                    help="comma-separated subset of rate, conditions, hardness")
-    # DIRs are optional here: --from-json replaces them.
-    for action in p._actions:
-        if action.dest == "dirs":
-            action.nargs = "*"
     return p
 
 
