@@ -28,37 +28,12 @@ Hand computations (WA fold means per seed, seeds 1, 2, 3; std with n - 1):
 """
 
 import csv
-import io
 import json
 import math
 import os
-import subprocess
 import sys
 
-TOL = 1e-9
-FAILURES = []
-
-
-def check(cond, what):
-    if cond:
-        print("ok: " + what)
-    else:
-        print("FAIL: " + what)
-        FAILURES.append(what)
-
-
-def near(actual, expected, what):
-    if expected is None:
-        good = actual is None
-    else:
-        good = actual is not None and abs(actual - expected) <= TOL
-    check(good, "%s = %r (expected %r)" % (what, actual, expected))
-
-
-def run(aggregate, *args):
-    proc = subprocess.run([sys.executable, aggregate] + list(args), capture_output=True,
-                          text=True)
-    return proc.returncode, proc.stdout, proc.stderr
+from checklib import check, finish, near, run
 
 
 def find(items, **keys):
@@ -73,7 +48,7 @@ def expect_cell(doc, group, cond, mean, std, n, metric="wa", section="cells", **
     c = find(doc[section], group=group, condition=cond, metric=metric, **extra)
     if c is None:
         return
-    label = "%s %s %s %s" % (section, group, cond, metric) + "".join(" " + v for v in extra.values())
+    label = " ".join([section, group, cond, metric] + list(extra.values()))
     near(c["mean"], mean, label + " mean")
     near(c["std"], std, label + " std")
     check(c["n"] == n, "%s n = %d (expected %d)" % (label, c["n"], n))
@@ -228,11 +203,7 @@ def main():
     check_group_by(aggregate, fx, work)
     check_mixed(aggregate, fx, work)
     check_errors(aggregate, fx, work)
-    if FAILURES:
-        print("%d check(s) failed" % len(FAILURES))
-        return 1
-    print("all aggregate checks passed")
-    return 0
+    return finish("aggregate")
 
 
 if __name__ == "__main__":

@@ -11,25 +11,16 @@ WORK/training.png.
 import glob
 import json
 import os
-import subprocess
 import sys
 
-TOL = 1e-9
-FAILURES = []
-
-
-def check(cond, what):
-    print(("ok: " if cond else "FAIL: ") + what)
-    if not cond:
-        FAILURES.append(what)
+from checklib import TOL, check, finish, run
 
 
 def main():
     analysis, runs, work = sys.argv[1:4]
     out = os.path.join(work, "real.json")
-    proc = subprocess.run([sys.executable, os.path.join(analysis, "aggregate.py"), runs,
-                           "--json", out], capture_output=True, text=True)
-    check(proc.returncode == 0, "aggregate.py exits 0 (%s)" % proc.stderr.strip())
+    rc, _, err = run(os.path.join(analysis, "aggregate.py"), runs, "--json", out)
+    check(rc == 0, "aggregate.py exits 0 (%s)" % err.strip())
     doc = json.load(open(out))
     check([g["group"] for g in doc["groups"]] == ["hardy", "uniform"], "columns hardy, uniform")
     check(doc["missing"] == [], "no missing runs")
@@ -61,26 +52,21 @@ def main():
                   "paired %s %s = hardy - uniform per seed" % (p["condition"], p["metric"]))
     check(any(c["tercile"] == "hard" for c in doc["by_hardness"]),
           "hard-tercile cells from test_by_hardness")
-    proc = subprocess.run([sys.executable, os.path.join(analysis, "plot_results.py"), runs,
-                           "--out", os.path.join(work, "plots")], capture_output=True, text=True)
-    check(proc.returncode == 0, "plot_results.py exits 0 (%s)" % proc.stderr.strip())
+    rc, _, err = run(os.path.join(analysis, "plot_results.py"), runs, "--out",
+                     os.path.join(work, "plots"))
+    check(rc == 0, "plot_results.py exits 0 (%s)" % err.strip())
     one = sorted(glob.glob(os.path.join(runs, "true-s1")))[0]
     tj = os.path.join(work, "training.json")
-    proc = subprocess.run([sys.executable, os.path.join(analysis, "plot_training.py"), one,
-                           "--out", os.path.join(work, "training.png"), "--json", tj],
-                          capture_output=True, text=True)
-    check(proc.returncode == 0, "plot_training.py exits 0 (%s)" % proc.stderr.strip())
+    rc, _, err = run(os.path.join(analysis, "plot_training.py"), one, "--out",
+                     os.path.join(work, "training.png"), "--json", tj)
+    check(rc == 0, "plot_training.py exits 0 (%s)" % err.strip())
     t = json.load(open(tj))
     check(sorted(t["series"]) == ["at", "tv"], "training series for runs at and tv")
     check(len(t["series"]["at"].get("stage2", [])) == 2 and
           all("wa" in x["validation"] for x in t["series"]["at"]["stage2"]),
           "two stage-2 epochs with validation WA")
     check(set(t["selected_epochs"]) == {"at", "tv"}, "selected epochs matched to the runs")
-    if FAILURES:
-        print("%d check(s) failed" % len(FAILURES))
-        return 1
-    print("all checks on real runs passed")
-    return 0
+    return finish("real-run")
 
 
 if __name__ == "__main__":

@@ -13,27 +13,9 @@ utt_per_s 1.0, then a checkpoint (850 MB/s), then epoch 2 again with the real nu
 
 import json
 import os
-import subprocess
 import sys
 
-TOL = 1e-9
-FAILURES = []
-
-
-def check(cond, what):
-    print(("ok: " if cond else "FAIL: ") + what)
-    if not cond:
-        FAILURES.append(what)
-
-
-def near(actual, expected, what):
-    check(actual is not None and abs(actual - expected) <= TOL,
-          "%s = %r (expected %r)" % (what, actual, expected))
-
-
-def run(script, *args):
-    proc = subprocess.run([sys.executable, script] + list(args), capture_output=True, text=True)
-    return proc.returncode, proc.stdout, proc.stderr
+from checklib import check, finish, near, run
 
 
 def main():
@@ -72,11 +54,7 @@ def main():
     rc, _, err = run(script, work, "--out", os.path.join(work, "y.png"))
     check(rc == 2 and "metrics.jsonl" in err, "a folder without metrics.jsonl exits 2")
     check(not os.path.exists(os.path.join(work, "x.png")), "no PNG after a refusal")
-    if FAILURES:
-        print("%d check(s) failed" % len(FAILURES))
-        return 1
-    print("all plot_training checks passed")
-    return 0
+    return finish("plot_training")
 
 
 if __name__ == "__main__":

@@ -106,8 +106,9 @@ def results_doc(dataset, task, method, seed, records):
     conditions = {}
     for rec in records:
         conditions.setdefault(rec["condition"], []).append(rec)
-    cond_doc = {c: {"folds": {str(r["fold"]): r for r in rs}, "validation": mean_block(rs, "validation"),
-                    "test": mean_block(rs, "test")} for c, rs in conditions.items()}
+    cond_doc = {c: {"folds": {str(r["fold"]): r for r in rs},
+                    "validation": mean_block(rs, "validation"), "test": mean_block(rs, "test")}
+                for c, rs in conditions.items()}
     return {"program": "hardy-hpc 0.1.0", "dataset": dataset, "task": task,
             "run_name": "%s-s%d" % (method, seed), "seed": seed, "curriculum": method != "uniform",
             "ranks": 4, "threads": 1, "wall_seconds": 900.0, "conditions": cond_doc,
