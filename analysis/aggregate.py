@@ -37,9 +37,10 @@ FRACTION_METRICS = {"wa", "ua", "f1", "acc2", "acc2_has0"}
 LOWER_IS_BETTER = {"mae"}
 HEADLINE = {"classification": "wa", "regression": "mae"}
 METRIC_ORDER = ("wa", "ua", "f1", "mae", "corr", "acc2", "acc2_has0")
-# Config keys that legitimately differ between the runs of one column.
+# Config keys that legitimately differ between the runs of one column (data.path too: the
+# dataset is compared through results.json, where the same file may be spelt differently).
 VARYING_KEYS = {"run.seed", "run.name", "run.threads", "run.progress_seconds", "missing.condition",
-                "missing.rate", "data.fold", "teacher.checkpoint"}
+                "missing.rate", "data.fold", "data.path", "teacher.checkpoint"}
 VARYING_SECTIONS = {"checkpoint"}
 
 
@@ -621,7 +622,7 @@ def text_report(doc, all_metrics=False):
 
 
 CSV_FIELDS = ("section", "group", "baseline", "condition", "tercile", "metric", "mean", "std", "n",
-              "seeds", "positive", "negative", "ties", "sign_test_p")
+              "seeds", "positive", "negative", "ties", "sign_test_p", "dir", "state")
 
 
 def csv_text(doc):
@@ -640,7 +641,10 @@ def csv_text(doc):
                     row[k] = repr(float(row[k]))
             w.writerow(row)
     for m in doc["missing"]:
-        w.writerow({"section": "missing", "group": m["method"], "condition": m["dir"]})
+        cond = m["condition"] if not m["rate"] else "rate %s" % m["rate"]
+        w.writerow({"section": "missing", "group": m["method"] or "", "condition": cond or "",
+                    "seeds": "" if m["seed"] is None else m["seed"], "dir": m["dir"],
+                    "state": m["state"] or m["last"] or ""})
     return buf.getvalue()
 
 

@@ -137,7 +137,10 @@ def check_study(aggregate, fx, work):
         near(float(r[0]["mean"]), 0.76, "CSV mean")
         near(float(r[0]["std"]), 0.04, "CSV std")
         check(r[0]["seeds"] == "1 2 3", "CSV seeds")
-    check(any(x["section"] == "missing" for x in rows), "CSV lists the missing run")
+    missing = [x for x in rows if x["section"] == "missing"]
+    check(len(missing) == 2 and missing[1]["dir"].endswith("uniform_s4") and
+          missing[1]["seeds"] == "4" and "out of memory" in missing[1]["state"],
+          "CSV lists the missing runs with directory, seed and status")
     rc, _, _ = run(aggregate, os.path.join(fx, "study"), os.path.join(fx, "study", "hardy_s1"),
                    "--json", os.path.join(work, "overlap.json"))
     check(rc == 0 and json.load(open(os.path.join(work, "overlap.json")))["groups"][0]["runs"] == 3,
