@@ -13,7 +13,7 @@ recompute the stored checksums (XXH64 over 1 MiB blocks, when the system libxxha
     ckpt_tensor.py CKPT --verify                    recompute the array checksums
 
 From Python:  import ckpt_tensor; with ckpt_tensor.open_checkpoint(p) as f:
-                  w = ckpt_tensor.read_tensor(f, "expert.a.layer0.attn.qkv.weight")
+                  w = ckpt_tensor.read_tensor(f, "expert.a.layer0.attn.in_proj.weight")
 Exit status 2 on a bad argument or a file that is not a hardy checkpoint.
 """
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checkpoint write bandwidth vs dd: for 1 and 2 ranks, measure `dd if=/dev/zero bs=8M
 # conv=fdatasync` of the checkpoint's size into DIR, then `hardy-hpc bench ckpt` into the same
-# DIR (3 writes of PARAMS parameters + Adam m, v; 1.2 GB at the default 100 million), and
+# DIR (5 writes of PARAMS parameters + Adam m, v, 1.2 GB at the default 100 million, each
+# right after another dd, so every write has a baseline taken under the same conditions), and
 # write the results to bench/results/ckpt-np<N>.json. Big files are removed afterwards.
 # Usage: bench/ckpt.sh [DIR] [PARAMS]     (HARDY_BIN: the hardy-hpc binary)
 set -euo pipefail
@@ -29,6 +30,6 @@ for np in 1 2; do
   dd=$(awk -v a="$a" -v b="$b" 'BEGIN {print (a > b ? a : b)}')
   echo "dd conv=fdatasync, $count x 8 MiB into $dir: $a, $b MB/s (best $dd)"
   mpirun --oversubscribe --bind-to none -n $np "$bin" bench ckpt --dir "$dir" --params "$params" \
-    --baseline-mbs "$dd" --json "$out/ckpt-np$np.json"
+    --reps 5 --dd --baseline-mbs "$dd" --json "$out/ckpt-np$np.json"
 done
 rmdir "$dir" 2>/dev/null || true

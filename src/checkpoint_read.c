@@ -12,6 +12,7 @@
 #include "checkpoint_internal.h"
 #include "dataset_h5.h"
 #include "hardy/common.h"
+#include "hardy/log.h"
 
 /* ---- opening -------------------------------------------------------------------------------- */
 
@@ -350,6 +351,7 @@ int hardy_ckpt_read_model(const char *path, const hardy_ckpt_info_t *info, float
                           float *adam_m, float *adam_v, float *best_params, MPI_Comm comm) {
   ckpt_meta_t meta;
   hid_t file;
+  double t0 = hardy_now(), bytes = 0;
   HARDY_CHECK(open_meta(path, &meta, comm, &file));
   int rank, nranks;
   MPI_Comm_rank(comm, &rank);
@@ -367,6 +369,7 @@ int hardy_ckpt_read_model(const char *path, const hardy_ckpt_info_t *info, float
     if (rc < 0) break;
     MPI_Allreduce(&share, &sum, 1, MPI_UINT64_T, MPI_SUM, comm);
     rc = sum_mismatch(sum, meta.array_sum[a], path, ckpt_array_path[a]);
+    bytes += 4.0 * (double)info->n_params;
     /* every rank holds one verified slice; broadcasting them replicates the array */
     for (int r = 0; r < nranks && rc == HARDY_OK; r++) {
       size_t lo, hi;
@@ -379,6 +382,10 @@ int hardy_ckpt_read_model(const char *path, const hardy_ckpt_info_t *info, float
   }
   hardy_ckpt_info_free(&meta.info);
   H5Fclose(file);
+  double dt = hardy_now() - t0;
+  if (rc == HARDY_OK)
+    hardy_log_info("checkpoint %s: read %.1f MB in %.2f s (%.0f MB/s)", path, bytes / 1e6, dt,
+                   bytes / 1e6 / (dt > 0 ? dt : 1e-9));
   return rc;
 }
 
