@@ -178,6 +178,19 @@ int run_evaluate(run_t *r, hardy_model_t *model, const hardy_shard_t *sh, const 
                                      r->ds->num_classes, groups, r->comm, out);
 }
 
+void metrics_from_json(const cJSON *o, int task, hardy_metrics_t *m) {
+  static const char *names[] = {"wa", "ua", "f1", "mae", "corr", "acc2", "acc2_has0"};
+  double *field[] = {&m->wa, &m->ua, &m->f1, &m->mae, &m->corr, &m->acc2, &m->acc2_has0};
+  memset(m, 0, sizeof *m);
+  m->task = task;
+  for (int i = 0; o && i < 7; i++) {
+    const cJSON *v = cJSON_GetObjectItem(o, names[i]);
+    if (cJSON_IsNumber(v)) *field[i] = v->valuedouble;
+  }
+  const cJSON *n = o ? cJSON_GetObjectItem(o, "n") : NULL;
+  if (cJSON_IsNumber(n)) m->n = (int64_t)n->valuedouble;
+}
+
 cJSON *metrics_json(const hardy_metrics_t *m) {
   cJSON *o = cJSON_CreateObject();
   if (m->task == HARDY_TASK_CLASSIFICATION) {

@@ -186,6 +186,8 @@ int run_one(run_t *r, cJSON **result);
 int run_evaluate(run_t *r, hardy_model_t *model, const hardy_shard_t *sh, const int8_t *groups,
                  hardy_metrics_t *out);
 
+/* Metrics as a JSON object (wa/ua/f1 or mae/corr/acc2/acc2_has0/f1, and n), and back. */
 cJSON *metrics_json(const hardy_metrics_t *m);
+void metrics_from_json(const cJSON *o, int task, hardy_metrics_t *m);
 
 #endif

@@ -237,16 +237,7 @@ int run_restore(run_t *r, const char *path, const hardy_ckpt_info_t *info) {
   r->best_epoch = info->best_epoch;
   if (info->best_metrics_json[0]) {
     cJSON *bm = cJSON_Parse(info->best_metrics_json);
-    const char *names[] = {"wa", "ua", "f1", "mae", "corr", "acc2", "acc2_has0"};
-    double *f[] = {&r->best_val.wa, &r->best_val.ua, &r->best_val.f1, &r->best_val.mae,
-                   &r->best_val.corr, &r->best_val.acc2, &r->best_val.acc2_has0};
-    r->best_val.task = r->ds->task;
-    for (int i = 0; bm && i < 7; i++) {
-      cJSON *v = cJSON_GetObjectItem(bm, names[i]);
-      if (cJSON_IsNumber(v)) *f[i] = v->valuedouble;
-    }
-    cJSON *n = bm ? cJSON_GetObjectItem(bm, "n") : NULL;
-    if (cJSON_IsNumber(n)) r->best_val.n = (int64_t)n->valuedouble;
+    metrics_from_json(bm, r->ds->task, &r->best_val);
     cJSON_Delete(bm);
   }
   bool teacher_phase = info->phase <= PHASE_TEACHER;
