@@ -215,18 +215,20 @@ hardy_requeue() {
   return 1
 }
 
-# One training run into OUT: hardy_train_job CONFIG OUT [k=v | --set k=v ...]
+# One run of a training command into OUT: hardy_run_job COMMAND CONFIG OUT [k=v | --set k=v ...]
+# COMMAND is train, or hardness (teacher + hardness tables, for pipeline teacher jobs).
 #   - OUT/job.done exists, or OUT/results.json without a checkpoint: finished, skip (exit 0);
 #     HARDY_FORCE=1 runs anyway.
 #   - validate CONFIG + overrides on this node first (`hardy-hpc config`), so a typo fails in
 #     seconds with the program's message instead of after the ranks start.
-#   - OUT/checkpoints/latest exists: add --resume.
-#   - exit 143 (checkpointed after a signal): requeue unless the stop was a SIGTERM (scancel),
-#     then exit 0 with the job back in the queue.
+#   - OUT/checkpoints/latest exists and COMMAND takes --resume: add --resume.
+#   - exit 143 (checkpointed after a signal; or mpirun's own exit code with OUT/status.json
+#     saying "preempted"): requeue unless the stop was a SIGTERM (scancel) or COMMAND cannot
+#     resume, then exit 0 with the job back in the queue.
 # Returns the exit code the job should end with.
-hardy_train_job() {
-  local config=$1 out=$2
-  shift 2
+hardy_run_job() {
+  local cmd=$1 config=$2 out=$3
+  shift 3
   hardy_parse_sets "$@" || return 2
   if [ "${HARDY_FORCE:-0}" != 1 ] && { [ -e "$out/job.done" ] ||
     { [ -e "$out/results.json" ] && [ ! -e "$out/checkpoints/latest" ]; }; }; then
@@ -234,32 +236,43 @@ hardy_train_job() {
     return 0
   fi
   hardy_log "config check: $HARDY_BIN config $config ${HARDY_SET_ARGS[*]}"
-  if ! "$HARDY_BIN" config "$config" "${HARDY_SET_ARGS[@]}" >"${TMPDIR:-/tmp}/hardy-config.$$" 2>&1; then
-    cat "${TMPDIR:-/tmp}/hardy-config.$$"
-    rm -f "${TMPDIR:-/tmp}/hardy-config.$$"
+  local msg
+  if ! msg=$("$HARDY_BIN" config "$config" "${HARDY_SET_ARGS[@]}" 2>&1 >/dev/null); then
+    printf '%s\n' "$msg"
     hardy_log "error: the configuration is invalid (message above); the job did not start training"
     return 2
   fi
-  rm -f "${TMPDIR:-/tmp}/hardy-config.$$"
   mkdir -p "$out" || { hardy_log "error: cannot create $out"; return 2; }
-  local resume=()
+  local resume=() can_resume=0
+  "$HARDY_BIN" "$cmd" --help 2>/dev/null | grep -q -- --resume && can_resume=1
   if [ -e "$out/checkpoints/latest" ]; then
-    resume=(--resume)
-    hardy_log "resuming from $out/checkpoints/latest"
+    if [ "$can_resume" = 1 ]; then
+      resume=(--resume)
+      hardy_log "resuming from $out/checkpoints/latest"
+    else
+      hardy_log "'$cmd' cannot resume; starting $out from the beginning"
+    fi
   fi
-  hardy_launch "$HARDY_BIN" train "$config" "${HARDY_SET_ARGS[@]}" --out "$out" "${resume[@]}"
+  hardy_launch "$HARDY_BIN" "$cmd" "$config" "${HARDY_SET_ARGS[@]}" --out "$out" "${resume[@]}"
+  if [ "$HARDY_RC" != 0 ] && [ "$HARDY_RC" != 143 ] &&
+    grep -q '"state": *"preempted"' "$out/status.json" 2>/dev/null; then
+    hardy_log "the launcher exited $HARDY_RC but $out/status.json says preempted: treating as 143"
+    HARDY_RC=143
+  fi
   case "$HARDY_RC" in
   0)
     printf 'job %s finished %s\n' "${SLURM_JOB_ID:-none}" "$(date -Is)" >"$out/job.done"
-    hardy_log "done: $out/results.json"
+    hardy_log "done: $out"
     return 0
     ;;
   143)
     if [ "$HARDY_GOT_TERM" = 1 ]; then
       hardy_log "stopped by SIGTERM after a checkpoint; not requeueing (resubmit to resume)"
-      return 143
+    elif [ "$can_resume" = 0 ]; then
+      hardy_log "stopped after a signal; '$cmd' cannot resume, so not requeueing (give the job more --time)"
+    else
+      hardy_requeue && return 0
     fi
-    hardy_requeue && return 0
     return 143
     ;;
   2) hardy_log "error: bad input (exit 2); see the message above" ;;

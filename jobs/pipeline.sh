@@ -1,25 +1,25 @@
 #!/bin/bash
-# Teacher -> student pipeline on Slurm: one teacher job per (condition, fold), then one
-# student job per (condition, fold, seed) that starts only after its teacher succeeded
-# (--dependency=afterok) and reuses it (--set teacher.checkpoint=...). Students of a failed
-# teacher are cancelled by Slurm (--kill-on-invalid-dep=yes), never left pending.
+# Teacher -> student pipeline on Slurm: one teacher job per (condition, fold) running
+# `hardy-hpc hardness` (trains the teacher, scores hardness, saves OUT/teachers/<run>-teacher.h5),
+# then one student job per (condition, fold, seed) running `hardy-hpc train` that starts only
+# after its teacher succeeded (--dependency=afterok) and reuses it (--set
+# teacher.checkpoint=<teacher OUT>/teachers). Students of a failed teacher are cancelled by
+# Slurm (--kill-on-invalid-dep=yes), never left pending.
 #
 #   jobs/pipeline.sh [options] CONFIG OUT [key=value ...] [-- sbatch options]
 #     --conditions LIST   missing conditions, default a,t,v,at,av,tv,atv
 #     --folds LIST        none (the file's split; default), all, or folds: 1,2,3 or 1-5
 #     --seeds LIST        student seeds, default 1 (the teacher uses the first)
-#     --teacher-sets S    overrides that make a run teacher-only, default
-#                         "train.stage1_epochs=0 train.stage2_epochs=0"
-#     --teacher-file F    the teacher file inside a teacher's OUT, default teacher.h5
+#     --teacher-sets S    overrides for the teacher jobs only, e.g. "train.lr=3e-4"
 #     --dry-run           print the sbatch commands, submit nothing
 #
 # Layout: OUT/teacher/<cond>-f<fold>/ and OUT/student/<cond>-f<fold>-seed<s>/ (no -f<fold>
 # with --folds none). Prints one line per job: role, name, job id, dependency.
-# Both kinds of job run jobs/train.sbatch, so each resumes and requeues on its own.
+# Both kinds of job run jobs/train.sbatch; students resume and requeue on their own.
 set -u
 JOBS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 conditions=a,t,v,at,av,tv,atv folds=none seeds=1 dry=0
-teacher_sets="train.stage1_epochs=0 train.stage2_epochs=0" teacher_file=teacher.h5
+teacher_sets=""
 
 usage() { sed -n '2,/^set -u/p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "pipeline: error: $*" >&2; exit 2; }
@@ -30,7 +30,6 @@ while [ $# -gt 0 ]; do
   --folds) folds=${2:?}; shift 2 ;;
   --seeds) seeds=${2:?}; shift 2 ;;
   --teacher-sets) teacher_sets=${2?}; shift 2 ;;
-  --teacher-file) teacher_file=${2:?}; shift 2 ;;
   --dry-run) dry=1; shift ;;
   -h | --help) usage ;;
   -*) die "unknown option '$1' (see --help)" ;;
@@ -95,13 +94,13 @@ for c in ${conditions//,/ }; do
     [ "$f" != none ] && tag=$c-f$f fold_set=("data.fold=$f")
     tdir=$out/teacher/$tag
     # shellcheck disable=SC2086
-    tid=$(submit teacher "teacher-$tag" "" "$config" "$tdir" "missing.condition=$c" \
-      "${fold_set[@]}" "run.seed=${seed_list[0]}" $teacher_sets "${extra[@]}") || exit 2
+    tid=$(submit teacher "teacher-$tag" "" --command hardness "$config" "$tdir" "missing.condition=$c" \
+      "${fold_set[@]}" "run.seed=${seed_list[0]}" "${extra[@]}" $teacher_sets) || exit 2
     printf 'teacher\t%s\t%s\t-\n' "$tag" "$tid"
     for s in "${seed_list[@]}"; do
       sid=$(submit student "student-$tag-seed$s" "$tid" "$config" "$out/student/$tag-seed$s" \
         "missing.condition=$c" "${fold_set[@]}" "run.seed=$s" \
-        "teacher.checkpoint=$tdir/$teacher_file" "${extra[@]}") || exit 2
+        "teacher.checkpoint=$tdir/teachers" "${extra[@]}") || exit 2
       printf 'student\t%s\t%s\tafterok:%s\n' "$tag-seed$s" "$sid" "$tid"
     done
   done

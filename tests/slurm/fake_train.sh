@@ -1,18 +1,28 @@
 #!/bin/bash
-# Stand-in for `hardy-hpc train` in the Slurm tests, launched by the job scripts as every MPI
-# rank (srun or mpirun), so the tests can drive the job-script flow (resume, requeue, signals,
-# dependencies) deterministically and in seconds. Every other command goes to the real
-# program in HARDY_REAL_BIN. FAKE_MODE selects what `train` does:
-#   ok            rank 0 writes OUT/results.json (and OUT/teacher.h5 for a teacher-only run,
-#                 train.stage1_epochs=0 and train.stage2_epochs=0); exit 0
+# Stand-in for `hardy-hpc train` and `hardy-hpc hardness` in the Slurm tests, launched by the
+# job scripts as every MPI rank (srun or mpirun), so the tests can drive the job-script flow
+# (resume, requeue, signals, dependencies) deterministically and in seconds. Every other
+# command goes to the real program in HARDY_REAL_BIN. Like the real program, `hardness` writes
+# OUT/teachers/<condition>[-fold<k>]-teacher.h5 and takes no --resume, and `train` checks that
+# teacher.checkpoint (a file, or a directory of such teacher files) exists.
+# FAKE_MODE selects what `train` does:
+#   ok            rank 0 writes OUT/results.json; exit 0
 #   preempt-once  without --resume: rank 0 writes a checkpoint, every rank exits 143
 #   wait-signal   without --resume: wait for SIGUSR1/SIGTERM, then as preempt-once
 # With --resume the checkpoint must exist, and the run finishes as `ok`.
 # FAKE_SLEEP=S sleeps S seconds before finishing (to make job order observable).
 set -u
 real=${HARDY_REAL_BIN:?HARDY_REAL_BIN must name the real hardy-hpc}
-[ "${1:-}" = train ] || exec "$real" "$@"
+case "${1:-}" in
+train | hardness) cmd=$1 ;;
+*) exec "$real" "$@" ;;
+esac
 shift
+if [ "${1:-}" = --help ]; then
+  echo "usage: fake $cmd CONFIG [--set k=v ...] --out DIR"
+  [ "$cmd" = train ] && echo "  --resume     continue from DIR/checkpoints/latest"
+  exit 0
+fi
 config=${1:?train needs CONFIG}
 shift
 out="" resume=0 sets=()
@@ -20,7 +30,8 @@ while [ $# -gt 0 ]; do
   case "$1" in
   --set) sets+=("$2"); shift 2 ;;
   --out) out=$2; shift 2 ;;
-  --resume) resume=1; shift ;;
+  --resume) [ "$cmd" = train ] || { echo "hardy: error: $cmd takes no --resume" >&2; exit 2; }
+    resume=1; shift ;;
   *) echo "hardy: error: fake train: unexpected argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -30,18 +41,18 @@ size=${OMPI_COMM_WORLD_SIZE:-${SLURM_NTASKS:-1}}
 start=$(date +%s.%N)
 echo "fake train: rank $rank of $size, OMP_NUM_THREADS=${OMP_NUM_THREADS:-unset}, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
 
-stage_zero=0
+tag=atv teacher=""
 for s in "${sets[@]}"; do
   case "$s" in
-  teacher.checkpoint=*)
-    if [ ! -e "${s#*=}" ]; then
-      echo "hardy: error: teacher.checkpoint '${s#*=}' does not exist" >&2
-      exit 2
-    fi
-    ;;
-  train.stage1_epochs=0 | train.stage2_epochs=0) stage_zero=$((stage_zero + 1)) ;;
+  missing.condition=*) tag=${s#*=}${tag#atv} ;;
+  data.fold=*) tag=${tag%%-fold*}-fold${s#*=} ;;
+  teacher.checkpoint=*) teacher=${s#*=} ;;
   esac
 done
+if [ -n "$teacher" ]; then
+  [[ "$teacher" == *.h5 ]] || teacher=$teacher/$tag-teacher.h5
+  [ -e "$teacher" ] || { echo "hardy: error: teacher checkpoint '$teacher' does not exist" >&2; exit 2; }
+fi
 
 checkpoint_and_stop() {
   if [ "$rank" = 0 ]; then
@@ -71,7 +82,10 @@ fi
 sleep "${FAKE_SLEEP:-0}"
 if [ "$rank" = 0 ]; then
   mkdir -p "$out"
-  [ "$stage_zero" = 2 ] && echo "teacher" >"$out/teacher.h5"
+  if [ "$cmd" = hardness ]; then
+    mkdir -p "$out/teachers"
+    echo "teacher" >"$out/teachers/$tag-teacher.h5"
+  fi
   printf '{"config": "%s", "sets": "%s", "ranks": %s, "resumed": %s, "restart": %s, "omp_threads": "%s", "start": %s, "end": %s}\n' \
     "$config" "${sets[*]}" "$size" "$([ "$resume" = 1 ] && echo true || echo false)" \
     "${SLURM_RESTART_COUNT:-0}" "${OMP_NUM_THREADS:-unset}" "$start" "$(date +%s.%N)" >"$out/results.json.tmp"

@@ -81,6 +81,19 @@ wait_state() {
   [[ "$state" =~ ^($2)$ ]]
 }
 
+# wait_gone JOBID [SECONDS]: poll until the job (every task of an array) has left the queue,
+# i.e. ended for good (a requeued job stays queued). Faster than sbatch --wait, which polls
+# every few seconds. Prints the job id again.
+wait_gone() {
+  local i
+  for i in $(seq 1 $((${2:-120} * 5))); do
+    [ -z "$(squeue -h -j "$1" -o %i 2>/dev/null)" ] && break
+    sleep 0.2
+  done
+  echo "$1"
+  [ -z "$(squeue -h -j "$1" -o %i 2>/dev/null)" ]
+}
+
 # wait_file FILE TEXT SECONDS: poll until FILE contains TEXT.
 wait_file() {
   local i
@@ -94,6 +107,19 @@ wait_file() {
 # json_get FILE KEY: a scalar from a one-line JSON object (numbers, true/false, strings).
 json_get() {
   sed -n "s/.*\"$2\": *\"\{0,1\}\([^\",}]*\).*/\1/p" "$1" 2>/dev/null
+}
+
+# real_train_ready: the build has synth, train and hardness; makes $WORK/tiny.h5 (2 ranks)
+# for the real-program parts of the tests. Returns 1 (and says why) otherwise.
+real_train_ready() {
+  local c
+  for c in synth train hardness; do
+    "$REAL_BIN" "$c" --help >/dev/null 2>&1 || { note "this build has no '$c': real-program part skipped"; return 1; }
+  done
+  [ -s "$WORK/tiny.h5" ] && return 0
+  ${MPIEXEC:-mpirun} -n 2 ${MPIEXEC_FLAGS:---oversubscribe --bind-to none} "$REAL_BIN" synth \
+    --out "$WORK/tiny.h5" --utterances 240 --dims 8,12,6 --classes 4 --folds 0 --seed 3 \
+    >"$WORK/synth.log" 2>&1 || { failed "synth of the test dataset"; cat "$WORK/synth.log"; return 1; }
 }
 
 finish() {

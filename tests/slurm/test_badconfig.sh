@@ -23,7 +23,8 @@ case_ key "unknown key 'learning_rate' in [train]" -- "$CFG" "$WORK/o2" --set tr
 case_ file "cannot open config file '/no/such.ini'" -- /no/such.ini "$WORK/o3"
 case_ heads "does not divide" -- "$CFG" "$WORK/o4" model.heads=3
 case_ override "'lr' is not a key=value override" -- "$CFG" "$WORK/o5" lr
-case_ usage "usage: sbatch jobs/train.sbatch CONFIG OUT" --
+case_ usage "usage: sbatch jobs/train.sbatch [--command train|hardness] CONFIG OUT" --
+case_ command "error: --command 'eval': use train or hardness" -- --command eval "$CFG" "$WORK/o7"
 case_ binary "hardy-hpc not found (HARDY_BIN='/no/hardy-hpc')" HARDY_BIN=/no/hardy-hpc -- "$CFG" "$WORK/o6"
 
 for i in "${!ids[@]}"; do

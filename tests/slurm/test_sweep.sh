@@ -30,11 +30,11 @@ out=$(SLURM_ARRAY_TASK_ID=7 bash "$SWEEP" "$SOURCE_DIR/tests/slurm/tiny.ini" "$W
 # --- the array on Slurm
 export HARDY_BIN=$FAKE_BIN HARDY_REAL_BIN=$REAL_BIN HARDY_LAUNCHER=mpirun
 submit() {
-  bash "$SWEEP" --submit --parsable --wait --chdir="$WORK" --ntasks-per-node=1 --cpus-per-task=1 \
+  bash "$SWEEP" --submit --parsable --chdir="$WORK" --ntasks-per-node=1 --cpus-per-task=1 \
     --time=30 --output="$WORK/%x-%A_%a.out" -- "$SOURCE_DIR/tests/slurm/tiny.ini" "$WORK/out" \
     "$WORK/sweep.txt" train.lr=0.002
 }
-array=$(submit) || failed "array job $array did not succeed"
+array=$(submit) && wait_gone "$array" >/dev/null || failed "array job $array did not end"
 for task in 0 1 2; do
   state=$(job_field "${array}_$task" JobState)
   [ "$state" = COMPLETED ] || { failed "task $task: $state"; cat "$WORK/hardy-sweep-${array}_$task.out"; }
@@ -52,7 +52,7 @@ expect "not exactly three run directories" test "$(ls "$WORK/out" | wc -l)" = 3
 
 # --- resubmission: every task skips, nothing is rewritten
 before=$(cat "$WORK"/out/*/results.json)
-array2=$(submit) || failed "second array job $array2 did not succeed"
+array2=$(submit) && wait_gone "$array2" >/dev/null || failed "second array job $array2 did not end"
 for task in 0 1 2; do
   expect "task $task rerun instead of skipped" file_has "$WORK/hardy-sweep-${array2}_$task.out" "skipping"
 done

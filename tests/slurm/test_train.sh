@@ -37,11 +37,12 @@ real_core=$(HARDY_BIN=$REAL_BIN; source "$JOBS/common.sh"; hardy_blas_detected_c
 [ -n "$real_core" ] || failed "no 'Core:' report from OPENBLAS_VERBOSE=2 $REAL_BIN --version"
 note "OpenBLAS picks '$real_core' on this node; CPU flags allow $want"
 
-SB=(sbatch --parsable --wait --chdir="$WORK" --ntasks-per-node=2 --cpus-per-task=1 --time=30
+SB=(sbatch --parsable --chdir="$WORK" --ntasks-per-node=2 --cpus-per-task=1 --time=30
   --output="$WORK/%x-%j.out")
 
 # completed JOBID: the job ended COMPLETED with exit 0:0, and its log has the setup report.
 completed() {
+  wait_gone "$1" >/dev/null || failed "job $1 still queued"
   local log=$WORK/$(job_field "$1" JobName)-$1.out
   [ "$(job_field "$1" JobState)" = COMPLETED ] && [ "$(job_field "$1" ExitCode)" = 0:0 ] ||
     { failed "job $1: $(job_field "$1" JobState) exit $(job_field "$1" ExitCode)"; cat "$log"; return 1; }
@@ -68,6 +69,7 @@ if [ "$have_synth" = 1 ] && "$REAL_BIN" train --help >/dev/null 2>&1; then
     "data.path=$WORK/tiny.h5")
   completed "$id"
   expect "train wrote no results.json" test -s "$WORK/run/results.json"
+  expect "program's own BLAS report missing" file_has "$WORK/hardy-train-$id.out" "BLAS: OpenBLAS core"
 else
   note "this build has no 'train' command (or no dataset): stand-in train"
   export HARDY_BIN=$FAKE_BIN HARDY_REAL_BIN=$REAL_BIN
