@@ -2,7 +2,7 @@
 # Start a private single-node Slurm (munged, slurmctld, slurmd) for the job-script tests, or
 # reuse the one already running. Everything lives under HARDY_SLURM_DIR (default
 # /tmp/hardy-slurm): config, munge key and socket, state, spool, logs, pid files. Daemons run
-# as root, directly (no systemd), on ports 16817/16818 so a site Slurm is never touched.
+# as root, directly (no systemd), on ports in 16817-18816 (never a site Slurm's 6817/6818).
 # Clients find it through SLURM_CONF: `source "$HARDY_SLURM_DIR/env.sh"`.
 #
 # Installs slurm-wlm and munge with apt-get when they are missing and we are root.
@@ -11,8 +11,11 @@
 set -u
 DIR=${HARDY_SLURM_DIR:-/tmp/hardy-slurm}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-CTLD_PORT=${HARDY_SLURM_CTLD_PORT:-16817}
-SLURMD_PORT=${HARDY_SLURM_SLURMD_PORT:-16818}
+# Ports follow from the directory, so clusters of different build trees (their own
+# HARDY_SLURM_DIR) can run side by side.
+port_base=$((16817 + 2 * ($(printf '%s' "$DIR" | cksum | cut -d' ' -f1) % 1000)))
+CTLD_PORT=${HARDY_SLURM_CTLD_PORT:-$port_base}
+SLURMD_PORT=${HARDY_SLURM_SLURMD_PORT:-$((port_base + 1))}
 
 say() { echo "start_slurm: $*"; }
 

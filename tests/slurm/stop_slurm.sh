@@ -14,17 +14,21 @@ esac
 
 pid_of() { [ -s "$DIR/$1.pid" ] && cat "$DIR/$1.pid"; }
 
-stop_pid() { # name: TERM, wait up to 10 s, then KILL
-  local pid
-  pid=$(pid_of "$1") || return 0
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null
+# TERM each daemon, wait up to 10 s for all of them, then KILL what is left.
+stop_daemons() {
+  local d pid pids=()
+  for d in "$@"; do
+    pid=$(pid_of "$d") && kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
+  done
+  [ ${#pids[@]} = 0 ] && return 1
   for _ in $(seq 1 50); do
-    kill -0 "$pid" 2>/dev/null || return 0
+    kill -0 "${pids[@]}" 2>/dev/null || return 0
     sleep 0.2
   done
-  echo "stop_slurm: $1 ($pid) ignored SIGTERM, killing"
-  kill -KILL "$pid" 2>/dev/null
+  for pid in "${pids[@]}"; do
+    kill -0 "$pid" 2>/dev/null && echo "stop_slurm: pid $pid ignored SIGTERM, killing" && kill -KILL "$pid"
+  done
+  return 0
 }
 
 if [ -s "$DIR/slurmctld.pid" ] && kill -0 "$(pid_of slurmctld)" 2>/dev/null; then
@@ -39,10 +43,9 @@ if [ -s "$DIR/slurmctld.pid" ] && kill -0 "$(pid_of slurmctld)" 2>/dev/null; the
   fi
 fi
 was_running=0
-for d in slurmd slurmctld munged; do
-  p=$(pid_of "$d") && kill -0 "$p" 2>/dev/null && was_running=1
-  stop_pid "$d"
-done
+# slurmd and slurmctld together (they need munged to shut down cleanly), then munged.
+stop_daemons slurmd slurmctld && was_running=1
+stop_daemons munged && was_running=1
 [ "$quiet" = 1 ] && [ "$was_running" = 0 ] || echo "stop_slurm: stopped ($DIR)"
 if [ "${HARDY_SLURM_KEEP:-0}" != 1 ]; then
   rm -rf "$DIR"
