@@ -126,7 +126,7 @@ hardy_setup() {
   hardy_log "job ${SLURM_JOB_ID:-none}${SLURM_ARRAY_TASK_ID:+ (array task $SLURM_ARRAY_TASK_ID)}" \
     "restart ${SLURM_RESTART_COUNT:-0} on $(hostname -s): nodes ${SLURM_JOB_NUM_NODES:-1}," \
     "tasks ${SLURM_NTASKS:-1}, cpus/task ${SLURM_CPUS_PER_TASK:-unset}"
-  hardy_log "CPU: ${cpu:-unknown}, $(nproc) CPUs visible"
+  hardy_log "CPU: ${cpu:-unknown}; the batch shell may use $(nproc) of them"
   hardy_log "BLAS core: $HARDY_BLAS_REPORT; OMP_NUM_THREADS=$OMP_NUM_THREADS"
   hardy_log "launcher: $HARDY_LAUNCHER${HARDY_SRUN_MPI:+ --mpi=$HARDY_SRUN_MPI}; program: $HARDY_BIN"
 }

@@ -30,10 +30,9 @@ if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null ||
   ! command -v sbatch >/dev/null || ! command -v munged >/dev/null; then
   say "installing slurm-wlm munge"
   export DEBIAN_FRONTEND=noninteractive
-  if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' 2>/dev/null | head -n 1)" ]; then
-    apt-get update -qq
-  fi
-  if ! apt-get install -y -qq --no-install-recommends slurm-wlm munge >"/tmp/hardy-slurm-apt.log" 2>&1; then
+  apt_install() { apt-get install -y -qq --no-install-recommends slurm-wlm munge >>/tmp/hardy-slurm-apt.log 2>&1; }
+  # Missing or stale package lists: update once and try again.
+  if ! apt_install && ! { apt-get update -qq >>/tmp/hardy-slurm-apt.log 2>&1 && apt_install; }; then
     tail -n 20 /tmp/hardy-slurm-apt.log
     say "cannot install slurm-wlm munge; skipping"
     exit 77
