@@ -346,6 +346,24 @@ static int publish(const char *dir, const char *name, const char *tmp, const cha
   return HARDY_OK;
 }
 
+/* Parallel HDF5 deadlocks in H5Fclose if ranks create different metadata, and a text's length
+ * is part of its dataset's type: refuse texts that differ in length between ranks instead. */
+static int texts_agree(const hardy_ckpt_state_t *st, MPI_Comm comm) {
+  const char *texts[] = {st->best_metrics_json, st->results_json, st->config_text, st->data_path};
+  static const char *names[] = {"best_metrics_json", "results_json", "config_text", "data_path"};
+  long long len[8];
+  for (int i = 0; i < 4; i++) {
+    len[i] = texts[i] ? (long long)strlen(texts[i]) : -1;
+    len[4 + i] = -len[i];
+  }
+  MPI_Allreduce(MPI_IN_PLACE, len, 8, MPI_LONG_LONG, MPI_MIN, comm);
+  for (int i = 0; i < 4; i++)
+    if (len[i] != -len[4 + i])
+      return hardy_fail(HARDY_ERR_RUNTIME, "checkpoint: %s differs between ranks (lengths %lld to "
+                        "%lld); every rank must pass the same text", names[i], len[i], -len[4 + i]);
+  return HARDY_OK;
+}
+
 int hardy_ckpt_save(const hardy_ckpt_state_t *st, const char *dir, const char *name, int keep,
                     bool is_best, MPI_Comm comm, double *mb_per_s) {
   hardy_h5_quiet();
@@ -355,6 +373,7 @@ int hardy_ckpt_save(const hardy_ckpt_state_t *st, const char *dir, const char *n
   MPI_Comm_size(comm, &nranks);
   if (mb_per_s) *mb_per_s = 0.0;
   HARDY_CHECK(hardy_agree(check_state(st, name, keep), comm));
+  HARDY_CHECK(hardy_agree(texts_agree(st, comm), comm));
   HARDY_CHECK(hardy_agree(rank == 0 ? ckpt_mkdirs(dir) : HARDY_OK, comm));
   char tmp[4200], final[4160];
   if (strlen(dir) >= 4096)

@@ -108,8 +108,9 @@ static const key_t_ SCHEMA[] = {
      "retrieve in input-feature space or frozen-teacher embedding space"},
     {"retrieval", "query_block", T_INT, OFF(retrieval.query_block), "1024", 1, 1 << 20, NULL, false,
      "queries per distributed search block"},
-    {"curriculum", "enabled", T_BOOL, OFF(curriculum.enabled), "false", 0, 0, NULL, false,
-     "retrieval-based dynamic curriculum in stage 2 (false: uniform training)"},
+    {"curriculum", "enabled", T_BOOL, OFF(curriculum.enabled), "true", 0, 0, NULL, false,
+     "HARDY-MER: teacher, hardness, retrieval-based curriculum in stage 2 (false: uniform "
+     "training, no teacher)"},
     {"curriculum", "score", T_ENUM, OFF(curriculum.score), "rank", 0, 0, "rank|sigmoid", false,
      "neighbour budget from global hardness rank or from the sigmoid score"},
     {"curriculum", "k_min", T_INT, OFF(curriculum.k_min), "0", 0, 1024, NULL, false,

@@ -286,6 +286,10 @@ int curriculum_refresh(run_t *r, hardy_model_t *scorer, int mask_epoch) {
   for (int64_t i = 0; i < sh->n_utt; i++) r->q_f32[i] = (float)r->hard.q[i];
   if (st == HARDY_OK) st = curriculum_fetch_rows(r);
   if (st == HARDY_OK) {
+    /* timings as rank 0 saw them, so every rank records the same diagnostics */
+    double times[3] = {t_hard, t_knn, ks.t_allreduce};
+    MPI_Bcast(times, 3, MPI_DOUBLE, 0, r->comm);
+    t_hard = times[0], t_knn = times[1], ks.t_allreduce = times[2];
     cJSON *diag = cJSON_CreateObject();
     cJSON_AddNumberToObject(diag, "epoch", mask_epoch);
     cJSON_AddStringToObject(diag, "scorer", scorer == r->teacher.model ? "teacher" : "student");

@@ -113,6 +113,25 @@ static void ckpt_dir(const run_t *r, char *out, size_t cap) {
   snprintf(out, cap, "%s/checkpoints", r->opts->out_dir);
 }
 
+/* Replace *text on every rank by rank 0's copy. Parallel HDF5 needs every rank to make the same
+ * metadata (a string's length is part of its dataset's type), and texts such as the results
+ * carry numbers that are only equal if they come from one rank. */
+static int bcast_text(char **text, MPI_Comm comm) {
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  long long len = rank == 0 && *text ? (long long)strlen(*text) + 1 : 0;
+  MPI_Bcast(&len, 1, MPI_LONG_LONG, 0, comm);
+  if (rank != 0) {
+    free(*text);
+    *text = len ? hardy_malloc((size_t)len, "checkpoint text") : NULL;
+  }
+  int ok = !len || *text;
+  MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, comm);
+  if (!ok) return HARDY_ERR_RUNTIME;
+  if (len) MPI_Bcast(*text, (int)len, MPI_CHAR, 0, comm);
+  return HARDY_OK;
+}
+
 static int save_to(run_t *r, trainee_t *t, const char *dir, const char *name, bool is_best) {
   hardy_ckpt_state_t s;
   memset(&s, 0, sizeof s);
@@ -124,6 +143,12 @@ static int save_to(run_t *r, trainee_t *t, const char *dir, const char *name, bo
   char *best_json = cJSON_PrintUnformatted(bm);
   cJSON_Delete(bm);
   char *results = r->results_so_far ? cJSON_PrintUnformatted(r->results_so_far) : NULL;
+  int bst = bcast_text(&results, r->comm);
+  if (bst == HARDY_OK) bst = bcast_text(&best_json, r->comm);
+  if (bst != HARDY_OK) {
+    free(tensors), free(config_text), free(best_json), free(results);
+    return hardy_agree(hardy_fail(HARDY_ERR_RUNTIME, "out of memory for checkpoint texts"), r->comm);
+  }
   s.n_params = hardy_model_num_params(t->model);
   s.n_tensors = n_tensors;
   s.tensors = tensors;
@@ -310,6 +335,8 @@ static cJSON *run_result(run_t *r, const hardy_metrics_t *test, double seconds) 
   }
   cJSON_AddBoolToObject(o, "curriculum", r->cfg->curriculum.enabled);
   if (r->diagnostics) cJSON_AddItemToObject(o, "curriculum_refreshes", cJSON_Duplicate(r->diagnostics, 1));
+  /* clocks differ between ranks: rank 0's is the run's */
+  MPI_Bcast(&seconds, 1, MPI_DOUBLE, 0, r->comm);
   cJSON_AddNumberToObject(o, "seconds", seconds);
   return o;
 }
