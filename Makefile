@@ -11,7 +11,7 @@ PYTHON     ?= /usr/bin/python3
 # Debian packages the build, tests and benchmarks need.
 DEB_BUILD  = cmake make gcc pkg-config openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools \
              libopenblas-openmp-dev libscalapack-openmpi-dev libinih-dev libcjson-dev
-DEB_TEST   = python3-numpy python3-h5py python3-matplotlib
+DEB_TEST   = python3-numpy python3-h5py python3-matplotlib slurm-wlm munge
 DEB_BENCH  = python3-torch python3-faiss
 
 export OMPI_ALLOW_RUN_AS_ROOT = 1
