@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 dir=${1:-$PWD/bench-ckpt.tmp}
 params=${2:-100000000}
 bin=${HARDY_BIN:-$here/../build/hardy-hpc}
-out=$here/results
+out=${CKPT_OUT:-$here/results}
 mkdir -p "$dir" "$out"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 trap 'rm -f "$dir/dd.tmp"' EXIT
