@@ -216,10 +216,20 @@ static int restore_trainee(run_t *r, trainee_t *t, const char *path, const hardy
     return hardy_agree(hardy_fail(HARDY_ERR_INPUT, "%s holds %zu parameters, this model has %zu: "
                                   "it was written for another model configuration", path,
                                   info->n_params, n), r->comm);
+  double t0 = hardy_now();
+  bool with_best = best && info->has_best_params;
   HARDY_CHECK(hardy_ckpt_read_model(path, info, hardy_model_params(t->model), t->adam_m, t->adam_v,
-                                    best && info->has_best_params ? best : NULL, r->comm));
+                                    with_best ? best : NULL, r->comm));
   t->adam_step = info->adam_step;
-  return HARDY_OK;
+  double secs = hardy_now() - t0, mb = (3.0 + (with_best ? 1.0 : 0.0)) * (double)n * 4.0 / 1e6;
+  MPI_Bcast(&secs, 1, MPI_DOUBLE, 0, r->comm);
+  cJSON *line = cJSON_CreateObject();
+  cJSON_AddStringToObject(line, "phase", "checkpoint_read");
+  cJSON_AddStringToObject(line, "run", r->name);
+  cJSON_AddStringToObject(line, "path", path);
+  cJSON_AddNumberToObject(line, "megabytes", mb);
+  cJSON_AddNumberToObject(line, "read_mb_per_s", secs > 0 ? mb / secs : 0.0);
+  return hardy_agree(hardy_jsonl_write(r->metrics, line), r->comm);
 }
 
 /* Path of a run's frozen teacher: teacher.checkpoint (a file, or a directory of

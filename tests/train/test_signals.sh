@@ -25,6 +25,13 @@ check "SIGUSR1: checkpoint message" grep -q "stop signal: writing a checkpoint" 
 check "SIGUSR1: no results yet" [ ! -f u1/results.json ]
 run_mpi 2 train t.ini --out u1 --resume --quiet || fail "resume after SIGUSR1"
 check "SIGUSR1: resumed parameters bitwise equal" same_params ref/checkpoints/at-final.h5 u1/checkpoints/at-final.h5
+check "read and write bandwidth logged in metrics.jsonl" "$PYTHON" -c "
+import json, sys
+lines = [json.loads(l) for l in open('u1/metrics.jsonl')]
+r = [l['read_mb_per_s'] for l in lines if l.get('phase') == 'checkpoint_read']
+w = [l['write_mb_per_s'] for l in lines if l.get('phase') == 'checkpoint']
+print('  read MB/s', [round(x) for x in r], 'write MB/s (first 3)', [round(x) for x in w[:3]])
+sys.exit(0 if r and w and min(r) > 0 and min(w) > 0 else 1)"
 
 rc=$(stop_with TERM s1)
 check "SIGTERM: status preempted (mpirun exit $rc)" [ "$(json_get s1/status.json 'j["state"]')" = preempted ]
