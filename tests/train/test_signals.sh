@@ -1,7 +1,8 @@
 #!/bin/bash
 # Stop signals: SIGUSR1 to mpirun (forwarded to every rank) makes the ranks agree at the next
 # step, write a checkpoint and exit 143; SIGTERM does the same (Open MPI's mpirun then reports
-# its own exit code, so status.json records the state). Resuming completes and gives the
+# its own exit code, so status.json records the state; mpirun needs a sigkill timeout long
+# enough for the checkpoint). Resuming completes and gives the
 # uninterrupted run's parameters bitwise.
 source "$(dirname "$0")/lib.sh"
 make_data d.h5
@@ -10,7 +11,10 @@ sed -i 's/stage2_epochs = 3/stage2_epochs = 12/' t.ini
 run_mpi 2 train t.ini --out ref --quiet || fail "reference run"
 
 stop_with() { # signal dir
-  "$MPIEXEC" -n 2 $MPIEXEC_FLAGS "$HARDY_BIN" train t.ini --out "$2" >"$2.log" 2>&1 &
+  # Open MPI's mpirun answers SIGTERM by forwarding it and SIGKILLing the ranks 1 s later
+  # (odls_base_sigkill_timeout); give them time to write the checkpoint.
+  OMPI_MCA_odls_base_sigkill_timeout=120 \
+    "$MPIEXEC" -n 2 $MPIEXEC_FLAGS "$HARDY_BIN" train t.ini --out "$2" >"$2.log" 2>&1 &
   local pid=$! t=0
   # wait until stage 2 has started
   while kill -0 $pid 2>/dev/null && ! grep -q '"phase":"stage2"' "$2/metrics.jsonl" 2>/dev/null && [ $t -lt 3000 ]; do
