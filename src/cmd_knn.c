@@ -4,7 +4,7 @@
  * epoch / once for evaluation splits), excluding itself. The table is written collectively
  * with parallel HDF5 as FILE.tmp and renamed when complete:
  *   /neighbors/id       int64   [N_split, K]  global utterance ids (-1: fewer than K exist)
- *   /neighbors/dist     float32 [N_split, K]  s(i, j) of ALGORITHM.md (+inf for -1)
+ *   /neighbors/dist     float32 [N_split, K]  s(i, j) of docs/ALGORITHM.md (+inf for -1)
  *   /neighbors/query_id int64   [N_split]     the query of each row, in selection order
  *   /neighbors/mask     uint8   [N_split]     the query's present-modality bit set
  * with attributes k, condition or rate, seed, epoch, split, space, mu (3 normalisers).
@@ -29,7 +29,7 @@ static const char *USAGE =
     "usage: mpirun -n RANKS hardy-hpc knn --data FILE --k K (--condition C | --missing-rate P)\n"
     "                                     --out FILE.h5 [options]\n"
     "Exact k-nearest-neighbour table of one split (queries and index = that split), searched on\n"
-    "each query's present modalities (ALGORITHM.md, Retrieval); written with parallel HDF5.\n"
+    "each query's present modalities (docs/ALGORITHM.md, Retrieval); written with parallel HDF5.\n"
     "  --data FILE           hardy-mer dataset (docs/DATA_FORMAT.md)\n"
     "  --k K                 neighbours per utterance\n"
     "  --condition C         fixed present set: a t v at av tv atv\n"

@@ -1,4 +1,4 @@
-/* The retrieval-based dynamic curriculum (ALGORITHM.md, "Dynamic curriculum"): neighbour
+/* The retrieval-based dynamic curriculum (docs/ALGORITHM.md, "Dynamic curriculum"): neighbour
  * budgets from hardness, which neighbour each view uses, pacing from easy to hard, and the
  * stage-2 epoch plan of (dialogue batch, view) steps. Pure functions of their arguments: every
  * rank derives the same plan from (seed, epoch) and the global tables. No I/O, no MPI. */

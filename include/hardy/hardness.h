@@ -1,4 +1,4 @@
-/* Multi-view hardness (ALGORITHM.md, "Multi-view hardness"): the numbers the hardness phase
+/* Multi-view hardness (docs/ALGORITHM.md, "Multi-view hardness"): the numbers the hardness phase
  * computes for every training utterance from the frozen teacher's outputs.
  *
  *  - direct hardness e_i: reconstruction error on the missing modalities (local);

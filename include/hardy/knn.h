@@ -1,4 +1,4 @@
-/* Exact k-nearest-neighbour retrieval (ALGORITHM.md, "Retrieval"), distributed over ranks.
+/* Exact k-nearest-neighbour retrieval (docs/ALGORITHM.md, "Retrieval"), distributed over ranks.
  *
  * Distance from query i with present modality set P to index row j != i:
  *   s(i, j) = (1/|P|) sum_{m in P} d_m(i, j) / mu_m,

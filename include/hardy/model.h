@@ -1,4 +1,4 @@
-/* The HARDY backbone (ALGORITHM.md, "Backbone"): per-modality input projections, per-modality
+/* The HARDY backbone (docs/ALGORITHM.md, "Backbone"): per-modality input projections, per-modality
  * residual attention experts over the utterances of a dialogue, fusion with residual, task
  * head, unimodal heads (stage 1), reconstruction decoder, and for the teacher the pairwise
  * cross-attention modules. Forward and backward over a batch of padded dialogues. Parameters,

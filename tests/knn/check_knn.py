@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Brute-force reference for `hardy-hpc knn` output: recompute the neighbour table of the
 selected split in float64 with numpy (mu_m as the mean over all distinct pairs, distance
-s(i, j) of ALGORITHM.md, order by (float32 distance, id), self excluded) using the masks the
+s(i, j) of docs/ALGORITHM.md, order by (float32 distance, id), self excluded) using the masks the
 program recorded, and compare: ids exactly, distances within 1e-5 + 1e-4 relative.
 usage: check_knn.py DATA.h5 NEIGHBORS.h5 SPLIT(0|1|2) [EMBEDDINGS.h5]"""
 import sys
