@@ -63,8 +63,27 @@ for seed in $SEEDS; do
 done
 $PY "$SRC/analysis/aggregate.py" "$OUT" --baseline uniform
 $PY "$SRC/analysis/aggregate.py" "$OUT" --baseline uniform --json "$OUT/summary.json" >/dev/null
-$PY - "$OUT/summary.json" <<'PYCHECK'
-import json, sys
-s = json.load(open(sys.argv[1]))
-print(json.dumps({k: s[k] for k in s if k in ("average", "averages")}, indent=1)[:4000])
+# The claim: HARDY above both baselines on the six-condition average and on the hard tercile.
+$PY - "$OUT" $SEEDS <<'PYCHECK'
+import json, statistics, sys
+out, seeds = sys.argv[1], sys.argv[2:]
+def score(method, seed):
+    r = json.load(open(f"{out}/{method}-s{seed}/results.json"))
+    runs = r["runs"]
+    return (statistics.mean(x["test"]["wa"] for x in runs),
+            statistics.mean(x["test_by_hardness"]["hard"]["wa"] for x in runs))
+res = {m: [score(m, s) for s in seeds] for m in ("hardy", "self", "uniform")}
+ok = True
+for i, what in enumerate(("six-condition average", "hard tercile")):
+    mean = {m: statistics.mean(v[i] for v in res[m]) for m in res}
+    sd = {m: statistics.stdev(v[i] for v in res[m]) if len(seeds) > 1 else 0.0 for m in res}
+    line = ", ".join(f"{m} {100 * mean[m]:.2f} ± {100 * sd[m]:.2f}" for m in res)
+    print(f"{what} test WA % over {len(seeds)} seeds: {line}")
+    for base in ("uniform", "self"):
+        d = [a[i] - b[i] for a, b in zip(res["hardy"], res[base])]
+        wins = sum(x > 0 for x in d)
+        print(f"  hardy - {base}: {100 * statistics.mean(d):+.2f} points (seeds better: {wins}/{len(d)})")
+        ok &= statistics.mean(d) > 0
+print("HARDY beats both baselines on both" if ok else "HARDY does NOT beat both baselines on both")
+sys.exit(0 if ok else 1)
 PYCHECK
