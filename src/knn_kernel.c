@@ -16,13 +16,14 @@
 
 /* Tile sizes: a query sub-block of up to QB rows against XB index rows. sgemm re-packs both
  * operands on every call (cost ~ 1/QB + 1/XB of the flops), while the tile itself costs only
- * 8 bytes of traffic per 2d flops, so large tiles win even when they spill from L2; 512 x 1024
- * measured best among 128..512 x 256..2048 (docs/KNN.md). XB <= 64 * CHUNK. */
+ * 8 bytes of traffic per 2d flops, so large tiles win even when they spill from L2. On an idle
+ * machine 1024 x 2048 beat 512 x 1024 by 8-10% (kernel 0.91-0.94 of sgemm peak instead of
+ * 0.83-0.87; docs/KNN.md). XB <= 64 * CHUNK. */
 #ifndef HARDY_KNN_QB
-#define HARDY_KNN_QB 512
+#define HARDY_KNN_QB 1024
 #endif
 #ifndef HARDY_KNN_XB
-#define HARDY_KNN_XB 1024
+#define HARDY_KNN_XB 2048
 #endif
 enum { LANES = 16, CHUNK = 64 };
 
