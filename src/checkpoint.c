@@ -338,12 +338,16 @@ static int publish(const char *dir, const char *name, const char *tmp, const cha
   HARDY_CHECK(ckpt_fsync_path(dir, true));
   HARDY_CHECK(ckpt_pointer_write(dir, "latest", file_name));
   if (is_best) HARDY_CHECK(ckpt_pointer_write(dir, "best", file_name));
-  /* the new checkpoint is published: failing to delete old ones must not fail the save */
+  return HARDY_OK;
+}
+
+/* After publishing: delete what retention drops. Failing to delete old checkpoints must not
+ * fail the save; not part of the timed write (deleting a large file costs what it costs). */
+static void retain(const char *dir, const char *name, int keep) {
   if (ckpt_retain(dir, name, keep) < 0) {
     hardy_log_warn("checkpoint retention: %s", hardy_error_message());
     hardy_error_clear();
   }
-  return HARDY_OK;
 }
 
 /* Parallel HDF5 deadlocks in H5Fclose if ranks create different metadata, and a text's length
@@ -430,5 +434,6 @@ int hardy_ckpt_save(const hardy_ckpt_state_t *st, const char *dir, const char *n
                  t_phase[1] - t_phase[0], t_phase[2] - t_phase[1], t_phase[3] - t_phase[2],
                  t_phase[4] - t_phase[3]);
   if (mb_per_s) *mb_per_s = mbs;
+  if (rank == 0) retain(dir, name, keep);
   return HARDY_OK;
 }
