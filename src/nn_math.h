@@ -11,6 +11,14 @@
 
 #define HARDY_NN_MAXI(a, b) ((a) > (b) ? (a) : (b))
 
+/* Forced inline: a call left in an `omp simd` loop (GCC's size heuristics do leave erf's)
+ * keeps the whole loop scalar. */
+#if defined(__GNUC__)
+#define HARDY_NN_INLINE static inline __attribute__((always_inline))
+#else
+#define HARDY_NN_INLINE static inline
+#endif
+
 /* Hot row kernels are compiled for AVX-512 and AVX2 besides the baseline and picked at load
  * time, so a portable build still runs the elementwise work at full vector width. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -20,9 +28,17 @@
 #define HARDY_NN_CLONES
 #endif
 
-static inline float hardy_nn_expf(float x) {
-  x = fminf(fmaxf(x, -87.0f), 88.0f);
-  float n = floorf(x * 1.44269504088896341f + 0.5f);
+HARDY_NN_INLINE float hardy_nn_expf(float x) {
+  /* Comparisons, not fminf/fmaxf (libm calls stay scalar), and n = round(x log2 e) by the
+   * 1.5 * 2^23 shifter with its integer read from the bits: with a float-to-int conversion
+   * after the clamps GCC splits the paths and the `omp simd` loops stop vectorising. */
+  x = x < -87.0f ? -87.0f : x;
+  x = x > 88.0f ? 88.0f : x;
+  union {
+    float f;
+    int32_t i;
+  } k = {.f = x * 1.44269504088896341f + 12582912.0f};
+  const float n = k.f - 12582912.0f;
   float r = x - n * 0.693359375f + n * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
@@ -31,14 +47,15 @@ static inline float hardy_nn_expf(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   float y = p * r * r + r + 1.0f;
-  int32_t bits = ((int32_t)n + 127) << 23;
-  float scale;
-  memcpy(&scale, &bits, sizeof scale);
-  return y * scale;
+  union {
+    int32_t i;
+    float f;
+  } scale = {.i = (k.i - 0x4B400000 + 127) << 23}; /* 2^n */
+  return y * scale.f;
 }
 
 /* erf(x) and, through *gauss, exp(-x^2) (GELU's backward needs both). */
-static inline float hardy_nn_erff(float x, float *gauss) {
+HARDY_NN_INLINE float hardy_nn_erff(float x, float *gauss) {
   float ax = fabsf(x);
   float t = 1.0f / (1.0f + 0.3275911f * ax);
   float poly =

@@ -266,6 +266,66 @@ static void test_attention(void) {
   free(c.qkv), free(c.out), free(c.lse), free(c.c), free(out), free(lse), free(g), free(g_r);
 }
 
+/* Dialogue-length segments (the optimised kernel runs its products as sgemm calls per segment
+ * and head), with and without a key mask, scores spread wide enough that some probabilities
+ * underflow the exp clamp: forward and backward vs _ref. */
+static void test_attention_long(void) {
+  enum { LR_ = 111, LH = 32, LHEADS = 2 };
+  static const int seg[] = {0, 37, 81, 82, 111};
+  uint8_t valid[LR_];
+  for (int i = 0; i < LR_; i++)
+    valid[i] = (uint8_t)(i % 5 != 2);
+  float *qkv = tu_rand(LR_ * 3 * LH, 90, 4.0f), *dout = tu_rand(LR_ * LH, 91, 1);
+  for (int masked = 0; masked < 2; masked++) {
+    hardy_nn_attn_t a = {seg, 4, masked ? valid : NULL, LHEADS, LH / LHEADS};
+    float *out = tu_zeros(LR_ * LH), *out_r = tu_zeros(LR_ * LH);
+    float *lse = tu_zeros(LR_ * LHEADS), *lse_r = tu_zeros(LR_ * LHEADS);
+    hardy_nn_attention_forward(out, LH, lse, qkv, 3 * LH, qkv + LH, 3 * LH, qkv + 2 * LH, 3 * LH,
+                               &a);
+    hardy_nn_attention_forward_ref(out_r, LH, lse_r, qkv, 3 * LH, qkv + LH, 3 * LH, qkv + 2 * LH,
+                                   3 * LH, &a);
+    TEST_ASSERT(tu_rel_err(out, out_r, LR_ * LH, 1e-6) < 1e-5, "long attention forward, mask %d",
+                masked);
+    TEST_ASSERT(tu_rel_err(lse, lse_r, LR_ * LHEADS, 1e-6) < 1e-6, "long attention lse, mask %d",
+                masked);
+    float *g = tu_zeros(LR_ * 3 * LH), *g_r = tu_zeros(LR_ * 3 * LH);
+    hardy_nn_attention_backward(g, g + LH, g + 2 * LH, dout, LH, out, lse, qkv, 3 * LH, qkv + LH,
+                                3 * LH, qkv + 2 * LH, 3 * LH, &a);
+    hardy_nn_attention_backward_ref(g_r, g_r + LH, g_r + 2 * LH, dout, LH, out_r, lse_r, qkv,
+                                    3 * LH, qkv + LH, 3 * LH, qkv + 2 * LH, 3 * LH, &a);
+    for (int part = 0; part < 3; part++) { /* dq, dk, dv each against its own scale */
+      float *x = tu_zeros(LR_ * LH), *x_r = tu_zeros(LR_ * LH);
+      for (int i = 0; i < LR_; i++)
+        for (int c = 0; c < LH; c++) {
+          x[i * LH + c] = g[i * 3 * LH + part * LH + c];
+          x_r[i * LH + c] = g_r[i * 3 * LH + part * LH + c];
+        }
+      TEST_ASSERT(tu_rel_err(x, x_r, LR_ * LH, 1e-6) < 1e-5, "long attention backward part %d, "
+                  "mask %d: %g", part, masked, tu_rel_err(x, x_r, LR_ * LH, 1e-6));
+      free(x), free(x_r);
+    }
+    free(out), free(out_r), free(lse), free(lse_r), free(g), free(g_r);
+  }
+  free(qkv), free(dout);
+}
+
+/* GELU forward and backward over a wide range (|x| up to 12: the erf tail and the exp clamp)
+ * on rows long enough for the vector loops. */
+static void test_gelu_range(void) {
+  enum { GR = 3, GC = 333 };
+  float *pre = tu_rand(GR * GC, 95, 12.0f), *pre_r = tu_copy(pre, GR * GC);
+  float *out = tu_zeros(GR * GC), *out_r = tu_zeros(GR * GC), *d = tu_rand(GR * GC, 96, 1);
+  hardy_nn_bias_act_dropout_forward(out, pre, NULL, NULL, NULL, NULL, GR, GC, HARDY_ACT_GELU, NULL);
+  hardy_nn_bias_act_dropout_forward_ref(out_r, pre_r, NULL, NULL, NULL, NULL, GR, GC,
+                                        HARDY_ACT_GELU, NULL);
+  TEST_ASSERT(tu_rel_err(out, out_r, GR * GC, 1e-6) < 1e-6, "wide-range GELU forward");
+  float *dp = tu_zeros(GR * GC), *dp_r = tu_zeros(GR * GC);
+  hardy_nn_act_dropout_backward(dp, d, pre, NULL, 0.0f, GR, GC, HARDY_ACT_GELU);
+  hardy_nn_act_dropout_backward_ref(dp_r, d, pre_r, NULL, 0.0f, GR, GC, HARDY_ACT_GELU);
+  TEST_ASSERT(tu_rel_err(dp, dp_r, GR * GC, 1e-6) < 1e-5, "wide-range GELU backward");
+  free(pre), free(pre_r), free(out), free(out_r), free(d), free(dp), free(dp_r);
+}
+
 /* ---- losses ---- */
 static void test_losses(void) {
   float logits[6] = {1, 2, 3, 0.5f, -1, 0}, w[2] = {0.5f, 0.25f}, d[6] = {0};
@@ -334,6 +394,8 @@ int main(int argc, char **argv) {
   test_dropout_keys();
   test_layernorm();
   test_attention();
+  test_attention_long();
+  test_gelu_range();
   test_losses();
   test_adam();
   int rc = hardy_test_finish("test_nn");
