@@ -8,8 +8,9 @@
  * log-sum-exp instead of storing [len x len] matrices per head and layer: the recomputation
  * is a few percent of the step, the saved memory is O(rows * len). Keys outside the mask get
  * probability exactly 0; a query with no valid key has lse = -inf, outputs 0 and gets zero
- * gradients, so no NaN can appear. The row-by-row loop kernels remain as the fallback when the
- * per-thread scratch cannot be allocated. */
+ * gradients, so no NaN can appear. The row-by-row loop kernels (no [len x len] scratch) take
+ * segments longer than ATTN_GEMM_MAX_LEN, which keeps the scratch at most 2 MiB per thread,
+ * and every segment when the scratch cannot be allocated. */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -32,10 +33,16 @@ static inline void axpyf(float *y, float alpha, const float *x, int n) {
     y[i] += alpha * x[i];
 }
 
+enum { ATTN_GEMM_MAX_LEN = 512 };
+
+static int seg_len(const hardy_nn_attn_t *a, int s) {
+  return a->seg_off[s + 1] - a->seg_off[s];
+}
+
 static int max_segment(const hardy_nn_attn_t *a) {
   int mx = 1;
   for (int s = 0; s < a->n_seg; s++)
-    mx = HARDY_NN_MAXI(mx, a->seg_off[s + 1] - a->seg_off[s]);
+    mx = HARDY_NN_MAXI(mx, seg_len(a, s));
   return mx;
 }
 
@@ -211,26 +218,36 @@ static void bwd_gemm(float *dq, float *dk, float *dv, const float *dout, int ld_
               dk + (size_t)i0 * ld_k + co, ld_k);
 }
 
-/* Per-thread [len x len] scratch buffers; NULL (loop kernels) if memory is short. The sgemm
- * calls run inside the parallel region, where the OpenMP build of OpenBLAS stays on the
- * calling thread, so results do not depend on the thread count or timing. */
-static float *scratch(int smax, int count) {
-  return malloc((size_t)count * smax * smax * sizeof(float));
+/* Per-thread [len x len] scratch for the segments the sgemm path takes (NULL: none, or memory
+ * is short, and the loop kernels run). The sgemm calls run inside the parallel region, where
+ * the OpenMP build of OpenBLAS stays on the calling thread, so results do not depend on the
+ * thread count or timing. */
+static int gemm_len(const hardy_nn_attn_t *a) {
+  int mx = 0;
+  for (int s = 0; s < a->n_seg; s++)
+    if (seg_len(a, s) <= ATTN_GEMM_MAX_LEN)
+      mx = HARDY_NN_MAXI(mx, seg_len(a, s));
+  return mx;
+}
+
+static float *scratch(int len, int count) {
+  return len > 0 ? malloc((size_t)count * len * len * sizeof(float)) : NULL;
 }
 
 void hardy_nn_attention_forward(float *out, int ld_out, float *lse, const float *q, int ld_q,
                                 const float *k, int ld_k, const float *v, int ld_v,
                                 const hardy_nn_attn_t *a) {
-  const int tasks = a->n_seg * a->heads, smax = max_segment(a);
+  const int tasks = a->n_seg * a->heads, smax = max_segment(a), glen = gemm_len(a);
 #pragma omp parallel
   {
-    float *sc = scratch(smax, 1), row[sc ? 1 : smax];
+    float *sc = scratch(glen, 1), row[smax];
 #pragma omp for schedule(dynamic, 1)
     for (int t = 0; t < tasks; t++) {
-      if (sc)
-        fwd_gemm(out, ld_out, lse, q, ld_q, k, ld_k, v, ld_v, a, t / a->heads, t % a->heads, sc);
+      const int s = t / a->heads, h = t % a->heads;
+      if (sc && seg_len(a, s) <= glen)
+        fwd_gemm(out, ld_out, lse, q, ld_q, k, ld_k, v, ld_v, a, s, h, sc);
       else
-        fwd_task(out, ld_out, lse, q, ld_q, k, ld_k, v, ld_v, a, t / a->heads, t % a->heads, row);
+        fwd_task(out, ld_out, lse, q, ld_q, k, ld_k, v, ld_v, a, s, h, row);
     }
     free(sc);
   }
@@ -240,18 +257,17 @@ void hardy_nn_attention_backward(float *dq, float *dk, float *dv, const float *d
                                  const float *out, const float *lse, const float *q, int ld_q,
                                  const float *k, int ld_k, const float *v, int ld_v,
                                  const hardy_nn_attn_t *a) {
-  const int tasks = a->n_seg * a->heads, smax = max_segment(a);
+  const int tasks = a->n_seg * a->heads, glen = gemm_len(a);
 #pragma omp parallel
   {
-    float *sc = scratch(smax, 2);
+    float *sc = scratch(glen, 2);
 #pragma omp for schedule(dynamic, 1)
     for (int t = 0; t < tasks; t++) {
-      if (sc)
-        bwd_gemm(dq, dk, dv, dout, ld_out, out, lse, q, ld_q, k, ld_k, v, ld_v, a, t / a->heads,
-                 t % a->heads, sc);
+      const int s = t / a->heads, h = t % a->heads;
+      if (sc && seg_len(a, s) <= glen)
+        bwd_gemm(dq, dk, dv, dout, ld_out, out, lse, q, ld_q, k, ld_k, v, ld_v, a, s, h, sc);
       else
-        bwd_task(dq, dk, dv, dout, ld_out, out, lse, q, ld_q, k, ld_k, v, ld_v, a, t / a->heads,
-                 t % a->heads);
+        bwd_task(dq, dk, dv, dout, ld_out, out, lse, q, ld_q, k, ld_k, v, ld_v, a, s, h);
     }
     free(sc);
   }

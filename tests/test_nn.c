@@ -267,27 +267,28 @@ static void test_attention(void) {
 }
 
 /* Dialogue-length segments (the optimised kernel runs its products as sgemm calls per segment
- * and head), with and without a key mask, scores spread wide enough that some probabilities
- * underflow the exp clamp: forward and backward vs _ref. */
-static void test_attention_long(void) {
-  enum { LR_ = 111, LH = 32, LHEADS = 2 };
-  static const int seg[] = {0, 37, 81, 82, 111};
-  uint8_t valid[LR_];
+ * and head) and, in the second layout, a segment longer than the sgemm path takes (512 rows:
+ * the loop kernels) beside short ones; with and without a key mask, scores spread wide enough
+ * that some probabilities underflow the exp clamp: forward and backward vs _ref. */
+static void attention_layout(const int *seg, int n_seg, int LH, float qscale) {
+  enum { LHEADS = 2 };
+  const int LR_ = seg[n_seg];
+  uint8_t *valid = malloc((size_t)LR_);
   for (int i = 0; i < LR_; i++)
     valid[i] = (uint8_t)(i % 5 != 2);
-  float *qkv = tu_rand(LR_ * 3 * LH, 90, 4.0f), *dout = tu_rand(LR_ * LH, 91, 1);
+  float *qkv = tu_rand((size_t)LR_ * 3 * LH, 90, qscale), *dout = tu_rand((size_t)LR_ * LH, 91, 1);
   for (int masked = 0; masked < 2; masked++) {
-    hardy_nn_attn_t a = {seg, 4, masked ? valid : NULL, LHEADS, LH / LHEADS};
+    hardy_nn_attn_t a = {seg, n_seg, masked ? valid : NULL, LHEADS, LH / LHEADS};
     float *out = tu_zeros(LR_ * LH), *out_r = tu_zeros(LR_ * LH);
     float *lse = tu_zeros(LR_ * LHEADS), *lse_r = tu_zeros(LR_ * LHEADS);
     hardy_nn_attention_forward(out, LH, lse, qkv, 3 * LH, qkv + LH, 3 * LH, qkv + 2 * LH, 3 * LH,
                                &a);
     hardy_nn_attention_forward_ref(out_r, LH, lse_r, qkv, 3 * LH, qkv + LH, 3 * LH, qkv + 2 * LH,
                                    3 * LH, &a);
-    TEST_ASSERT(tu_rel_err(out, out_r, LR_ * LH, 1e-6) < 1e-5, "long attention forward, mask %d",
-                masked);
-    TEST_ASSERT(tu_rel_err(lse, lse_r, LR_ * LHEADS, 1e-6) < 1e-6, "long attention lse, mask %d",
-                masked);
+    TEST_ASSERT(tu_rel_err(out, out_r, LR_ * LH, 1e-6) < 1e-5, "%d rows: attention forward, mask %d",
+                LR_, masked);
+    TEST_ASSERT(tu_rel_err(lse, lse_r, LR_ * LHEADS, 1e-6) < 1e-6, "%d rows: attention lse, mask %d",
+                LR_, masked);
     float *g = tu_zeros(LR_ * 3 * LH), *g_r = tu_zeros(LR_ * 3 * LH);
     hardy_nn_attention_backward(g, g + LH, g + 2 * LH, dout, LH, out, lse, qkv, 3 * LH, qkv + LH,
                                 3 * LH, qkv + 2 * LH, 3 * LH, &a);
@@ -300,13 +301,20 @@ static void test_attention_long(void) {
           x[i * LH + c] = g[i * 3 * LH + part * LH + c];
           x_r[i * LH + c] = g_r[i * 3 * LH + part * LH + c];
         }
-      TEST_ASSERT(tu_rel_err(x, x_r, LR_ * LH, 1e-6) < 1e-5, "long attention backward part %d, "
-                  "mask %d: %g", part, masked, tu_rel_err(x, x_r, LR_ * LH, 1e-6));
+      double e = tu_rel_err(x, x_r, LR_ * LH, 1e-6);
+      TEST_ASSERT(e < 1e-5, "%d rows: attention backward part %d, mask %d: %g", LR_, part, masked,
+                  e);
       free(x), free(x_r);
     }
     free(out), free(out_r), free(lse), free(lse_r), free(g), free(g_r);
   }
-  free(qkv), free(dout);
+  free(qkv), free(dout), free(valid);
+}
+
+static void test_attention_long(void) {
+  static const int dialogues[] = {0, 37, 81, 82, 111}, long_seg[] = {0, 30, 630, 660};
+  attention_layout(dialogues, 4, 32, 4.0f);
+  attention_layout(long_seg, 3, 8, 4.0f);
 }
 
 /* GELU forward and backward over a wide range (|x| up to 12: the erf tail and the exp clamp)
