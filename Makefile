@@ -26,7 +26,7 @@ help:
 	@echo "make demo   - install missing packages, build, run the demo job"
 	@echo "make test   - install missing packages, build, run every test (ctest)"
 	@echo "make bench  - benchmarks (also installs python3-torch, python3-faiss)"
-	@echo "make test-asan - unit tests under AddressSanitizer + UBSan"
+	@echo "make test-asan - unit and MPI tests under AddressSanitizer + UBSan"
 
 deps:
 	@sh tools/install-deps.sh $(DEB_BUILD) $(DEB_TEST)
@@ -52,7 +52,7 @@ test-asan: deps
 	cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DHARDY_WERROR=ON \
 	  "-DHARDY_SANITIZE=address;undefined" $(CMAKE_ARGS)
 	cmake --build $(BUILD)-asan -j $(JOBS)
-	cd $(BUILD)-asan && ctest --output-on-failure -j $(JOBS) -L unit
+	cd $(BUILD)-asan && ctest --output-on-failure -j $(JOBS) -L "unit|mpi"
 
 bench: deps-bench build
 	sh bench/run.sh $(BUILD)
