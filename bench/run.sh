@@ -4,13 +4,15 @@
 #   step    training-step throughput vs the PyTorch twin of the backbone (bench/step.sh)
 #   knn     distributed exact kNN vs FAISS IndexFlatL2 (bench/knn.sh)
 #   ckpt    checkpoint write bandwidth vs dd conv=fdatasync (bench/ckpt.sh)
+#   fmnist  real data: kNN table and training throughput on Fashion-MNIST, 2 ranks vs 1
+#           (bench/fmnist.sh; fetches dataset-fashion-mnist once)
 # Results go to BUILD/bench/*.json; the summaries print here. The environment's
 # OPENBLAS_CORETYPE is recorded; set BENCH_UNSET_CORETYPE=1 to measure without it.
-#   bench/run.sh [BUILD_DIR] [sgemm step knn ckpt]
+#   bench/run.sh [BUILD_DIR] [sgemm step knn ckpt fmnist]
 set -euo pipefail
 BUILD=${1:-build}
 shift || true
-WHICH=${*:-sgemm step knn ckpt}
+WHICH=${*:-sgemm step knn ckpt fmnist}
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=$BUILD/bench
 mkdir -p "$OUT"
@@ -26,6 +28,7 @@ for b in $WHICH; do
     step) OUT="$OUT/step.json" bash "$HERE/step.sh" ;;
     knn) bash "$HERE/knn.sh" "$BUILD" "$OUT" ;;
     ckpt) bash "$HERE/ckpt.sh" "$OUT/ckpt-scratch" ;;
-    *) echo "bench/run.sh: unknown benchmark '$b' (sgemm, step, knn, ckpt)"; exit 2 ;;
+    fmnist) bash "$HERE/fmnist.sh" "$BUILD" "$OUT" ;;
+    *) echo "bench/run.sh: unknown benchmark '$b' (sgemm, step, knn, ckpt, fmnist)"; exit 2 ;;
   esac
 done
