@@ -18,7 +18,9 @@
 static inline void ckpt_test_tmpdir(char *dir, size_t cap, MPI_Comm comm) {
   int rank;
   MPI_Comm_rank(comm, &rank);
-  char buf[256] = "/tmp/hardy-ckpt-test-XXXXXX";
+  /* mkdtemp's template: the prefix, then six placeholder characters it replaces */
+  char buf[256] = "/tmp/hardy-ckpt-test-";
+  memset(buf + strlen(buf), 'X', 6);
   if (rank == 0 && !mkdtemp(buf)) buf[0] = '\0';
   MPI_Bcast(buf, sizeof buf, MPI_CHAR, 0, comm);
   snprintf(dir, cap, "%s", buf);

@@ -4,7 +4,7 @@ set -euo pipefail
 : "${PYTHON:=/usr/bin/python3}" "${SOURCE_DIR:?}"
 A=$SOURCE_DIR/analysis
 T=$SOURCE_DIR/tests/analysis
-W=$(mktemp -d "${TMPDIR:-/tmp}/hardy-analysis.XXXXXX")
+W=$(mktemp -d --suffix=.hardy-analysis)
 trap 'rm -rf "$W"' EXIT
 export MPLBACKEND=Agg
 FX=$W/fixtures

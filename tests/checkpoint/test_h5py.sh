@@ -4,7 +4,7 @@
 # recomputed in Python. Usage: test_h5py.sh WRITER
 set -euo pipefail
 writer=$1
-dir=$(mktemp -d /tmp/hardy-ckpt-h5py-XXXXXX)
+dir=$(mktemp -d --suffix=.hardy-ckpt-h5py)
 trap 'rm -rf "$dir"' EXIT
 "$MPIEXEC" -n 2 $MPIEXEC_FLAGS "$writer" write "$dir" 0 5 1 model
 "$PYTHON" "$SOURCE_DIR/tests/checkpoint/test_h5py.py" "$dir"

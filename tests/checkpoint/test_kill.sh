@@ -8,7 +8,7 @@
 # Usage: test_kill.sh WRITER   (environment from hardy_add_script_test)
 set -euo pipefail
 writer=$1
-dir=$(mktemp -d /tmp/hardy-ckpt-kill-XXXXXX)
+dir=$(mktemp -d --suffix=.hardy-ckpt-kill)
 trap 'rm -rf "$dir"' EXIT
 RANDOM=${HARDY_TEST_SEED:-4242}
 n_params=1000000 # 4 MB per array, 16 MB per checkpoint

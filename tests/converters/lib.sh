@@ -4,7 +4,7 @@ set -euo pipefail
 : "${PYTHON:=/usr/bin/python3}" "${SOURCE_DIR:?}" "${HARDY_BIN:?}"
 A=$SOURCE_DIR/analysis
 T=$SOURCE_DIR/tests/converters
-W=$(mktemp -d "${TMPDIR:-/tmp}/hardy-conv.XXXXXX")
+W=$(mktemp -d --suffix=.hardy-conv)
 trap 'rm -rf "$W"' EXIT
 
 # expect_input_error "PATTERN ..." COMMAND...: exit status 2, each pattern in stderr, no output

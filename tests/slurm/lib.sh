@@ -60,7 +60,7 @@ slurm_up() {
   [ "$was_up" = 0 ] && [ "${HARDY_SLURM_SHARED:-0}" != 1 ] && _started_slurm=1
   # shellcheck source=/dev/null
   source "$HARDY_SLURM_DIR/env.sh"
-  WORK=$(mktemp -d /tmp/hardy-slurm-test.XXXXXX)
+  WORK=$(mktemp -d --suffix=.hardy-slurm-test)
   chmod 755 "$WORK"
 }
 

@@ -2,7 +2,7 @@
 # MPIEXEC_FLAGS, PYTHON in the environment (set by ctest).
 set -u
 FAILS=0
-WORK=$(mktemp -d /tmp/hardy-test.XXXXXX)
+WORK=$(mktemp -d --suffix=.hardy-test)
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK" || exit 1
 
