@@ -33,30 +33,8 @@ static int precheck(const char *path) {
 
 /* Collective: precheck on rank 0, open read-only with the MPI-IO driver on every rank. */
 static int open_file(const char *path, MPI_Comm comm, hid_t *file) {
-  hardy_h5_quiet();
-  int rank;
-  MPI_Comm_rank(comm, &rank);
-  *file = -1;
-  HARDY_CHECK(hardy_agree(rank == 0 ? precheck(path) : HARDY_OK, comm));
-  hid_t fapl = hardy_h5_fapl_mpio(comm);
-  hid_t f = fapl >= 0 ? H5Fopen(path, H5F_ACC_RDONLY, fapl) : -1;
-  if (fapl >= 0) H5Pclose(fapl);
-  int rc = HARDY_OK;
-  if (f < 0) {
-    struct stat st;
-    long long size = stat(path, &st) == 0 ? (long long)st.st_size : -1;
-    char what[160];
-    snprintf(what, sizeof what, "cannot open as HDF5 (file is %lld bytes: truncated or "
-             "corrupt checkpoint; use an older one)", size);
-    rc = hardy_h5_fail(HARDY_ERR_INPUT, path, what);
-  }
-  rc = hardy_agree(rc, comm);
-  if (rc < 0) {
-    if (f >= 0) H5Fclose(f);
-    return rc;
-  }
-  *file = f;
-  return HARDY_OK;
+  return hardy_h5_open_read_as(path, comm, file, precheck,
+                               "truncated or corrupt checkpoint; use an older one");
 }
 
 static int check_format(hid_t file, const char *path) {

@@ -90,12 +90,13 @@ hid_t hardy_h5_dxpl_collective(void) {
   return dxpl;
 }
 
-int hardy_h5_open_read(const char *path, MPI_Comm comm, hid_t *file) {
+int hardy_h5_open_read_as(const char *path, MPI_Comm comm, hid_t *file,
+                          int (*precheck)(const char *path), const char *corrupt_hint) {
   hardy_h5_quiet();
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   *file = -1;
-  int rc = rank == 0 ? hardy_h5_precheck(path) : HARDY_OK;
+  int rc = rank == 0 ? precheck(path) : HARDY_OK;
   rc = hardy_agree(rc, comm);
   if (rc < 0) return rc;
   hid_t fapl = hardy_h5_fapl_mpio(comm);
@@ -105,9 +106,8 @@ int hardy_h5_open_read(const char *path, MPI_Comm comm, hid_t *file) {
   if (f < 0) {
     struct stat st;
     long long size = stat(path, &st) == 0 ? (long long)st.st_size : -1;
-    char what[128];
-    snprintf(what, sizeof what, "cannot open as HDF5 (file is %lld bytes; truncated or corrupt?)",
-             size);
+    char what[256];
+    snprintf(what, sizeof what, "cannot open as HDF5 (file is %lld bytes; %s)", size, corrupt_hint);
     rc = hardy_h5_fail(HARDY_ERR_INPUT, path, what);
   }
   rc = hardy_agree(rc, comm);
@@ -118,6 +118,10 @@ int hardy_h5_open_read(const char *path, MPI_Comm comm, hid_t *file) {
   }
   *file = f;
   return HARDY_OK;
+}
+
+int hardy_h5_open_read(const char *path, MPI_Comm comm, hid_t *file) {
+  return hardy_h5_open_read_as(path, comm, file, hardy_h5_precheck, "truncated or corrupt?");
 }
 
 const char *hardy_h5_class_name(H5T_class_t cls) {

@@ -37,6 +37,10 @@ int hardy_h5_precheck(const char *path);
  * MPI-IO driver. Errors are agreed; on success *file is open on every rank (close with
  * H5Fclose, collectively). */
 int hardy_h5_open_read(const char *path, MPI_Comm comm, hid_t *file);
+/* The same with the caller's precheck (run on rank 0) and the hint appended when HDF5 cannot
+ * open the file (e.g. "truncated or corrupt checkpoint; use an older one"). */
+int hardy_h5_open_read_as(const char *path, MPI_Comm comm, hid_t *file,
+                          int (*precheck)(const char *path), const char *corrupt_hint);
 
 /* File access property list for the MPI-IO driver on comm (close with H5Pclose). */
 hid_t hardy_h5_fapl_mpio(MPI_Comm comm);
