@@ -142,6 +142,7 @@ typedef struct {
   hardy_jsonl_t *metrics;
   double t_last_ckpt;
   bool ckpt_due;          /* agreed at the last step: a periodic checkpoint is due */
+  int stop_agreed;        /* agreed at the last step: some rank was asked to stop */
   cJSON *diagnostics;     /* curriculum diagnostics for results.json */
   cJSON *results_so_far;  /* borrowed: the job's finished runs (stored in checkpoints) */
 } run_t;

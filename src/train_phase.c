@@ -82,7 +82,9 @@ static int train_step(run_t *r, trainee_t *t, const int64_t *order, int64_t lo, 
   int stop = 0;
   /* agree before the reduction so a failing rank never leaves the others waiting in it */
   HARDY_CHECK(step_agree(r, st, &stop));
-  if (stop) hardy_stop_requested = 1; /* every rank now knows */
+  /* act only on the agreed value: the signal may reach this rank after the agreement, and a
+   * rank that stopped on its own flag would leave the others waiting in the next step */
+  r->stop_agreed = stop;
   HARDY_CHECK(hardy_grad_sync_finish(&r->sync));
   t->adam_step++;
   r->global_step++;
@@ -221,7 +223,7 @@ int phase_train(run_t *r, trainee_t *t, int phase, int epochs) {
       snprintf(detail, sizeof detail, "epoch %d/%d step %lld/%lld loss %.4f", epoch + 1, epochs,
                (long long)s + 1, (long long)plan.n_steps, sums.total / (double)sums.steps);
       hardy_progress_update(&prog, done, utt_done + sums.utt * r->nranks, detail);
-      if (hardy_stop_requested) {
+      if (r->stop_agreed) {
         hardy_log_info("[%s] stop signal: writing a checkpoint at epoch %d step %lld", label,
                        epoch + 1, (long long)s + 1);
         st = run_checkpoint(r, t, false);
