@@ -28,29 +28,7 @@ void hardy_ckpt_name(char *out, size_t cap, int64_t global_step) {
   snprintf(out, cap, "ckpt-%012lld", (long long)global_step);
 }
 
-int ckpt_mkdirs(const char *dir) {
-  char buf[4096];
-  if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
-    return hardy_fail(HARDY_ERR_INPUT, "checkpoint directory path too long: %.64s...", dir);
-  for (char *p = buf + 1;; p++) {
-    bool end = *p == '\0';
-    if (*p == '/' || end) {
-      *p = '\0';
-      if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        return hardy_fail(HARDY_ERR_INPUT, "cannot create checkpoint directory %s: %s", buf,
-                          strerror(errno));
-      if (end) break;
-      *p = '/';
-    }
-  }
-  struct stat st;
-  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-    return hardy_fail(HARDY_ERR_INPUT, "checkpoint directory %s is not a directory", dir);
-  if (access(dir, W_OK | X_OK) != 0)
-    return hardy_fail(HARDY_ERR_INPUT, "checkpoint directory %s is not writable: %s", dir,
-                      strerror(errno));
-  return HARDY_OK;
-}
+int ckpt_mkdirs(const char *dir) { return hardy_mkdirs(dir, "checkpoint directory"); }
 
 int ckpt_fsync_path(const char *path, bool is_dir) {
   int fd = open(path, is_dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);

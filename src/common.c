@@ -7,7 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static char g_errmsg[HARDY_ERRMSG_MAX];
 static int g_has_error = 0;
@@ -114,6 +118,28 @@ void *hardy_aligned_alloc(size_t bytes, const char *what) {
     return NULL;
   }
   return p;
+}
+
+int hardy_mkdirs(const char *dir, const char *what) {
+  char buf[4096];
+  if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
+    return hardy_fail(HARDY_ERR_INPUT, "%s path too long: %.64s...", what, dir);
+  for (char *p = buf + 1;; p++) {
+    bool end = *p == '\0';
+    if (*p == '/' || end) {
+      *p = '\0';
+      if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+        return hardy_fail(HARDY_ERR_INPUT, "cannot create %s %s: %s", what, buf, strerror(errno));
+      if (end) break;
+      *p = '/';
+    }
+  }
+  struct stat st;
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+    return hardy_fail(HARDY_ERR_INPUT, "%s %s is not a directory", what, dir);
+  if (access(dir, W_OK | X_OK) != 0)
+    return hardy_fail(HARDY_ERR_INPUT, "%s %s is not writable: %s", what, dir, strerror(errno));
+  return HARDY_OK;
 }
 
 double hardy_now(void) {

@@ -33,21 +33,6 @@ static void install_signal_handlers(void) {
   sigaction(SIGUSR1, &sa, NULL);
 }
 
-static int mkdir_p(const char *dir) {
-  char tmp[HARDY_PATH_MAX];
-  snprintf(tmp, sizeof tmp, "%s", dir);
-  for (char *p = tmp + 1; *p; p++)
-    if (*p == '/') {
-      *p = '\0';
-      if (mkdir(tmp, 0775) != 0 && errno != EEXIST) break;
-      *p = '/';
-    }
-  if (mkdir(tmp, 0775) != 0 && errno != EEXIST)
-    return hardy_fail(HARDY_ERR_INPUT, "cannot create output directory '%s': %s", dir,
-                      strerror(errno));
-  return HARDY_OK;
-}
-
 static int write_config(const hardy_config_t *cfg, const char *dir) {
   char path[HARDY_PATH_MAX + 16];
   snprintf(path, sizeof path, "%s/config.ini", dir);
@@ -303,7 +288,7 @@ int hardy_train_run(const hardy_config_t *cfg, const hardy_train_opts_t *opts, M
   if (!cfg->data.path[0])
     st = hardy_fail(HARDY_ERR_INPUT, "data.path is not set: put it in the config's [data] section "
                                      "or pass --set data.path=FILE.h5");
-  if (st == HARDY_OK && rank == 0) st = mkdir_p(opts->out_dir);
+  if (st == HARDY_OK && rank == 0) st = hardy_mkdirs(opts->out_dir, "output directory");
   if (st == HARDY_OK && rank == 0) st = write_config(cfg, opts->out_dir);
   HARDY_CHECK(hardy_agree(st, comm));
   if (cfg->train.batch_dialogues < nranks)

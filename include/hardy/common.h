@@ -65,6 +65,10 @@ void *hardy_calloc(size_t count, size_t size, const char *what);
 /* 64-byte aligned, for BLAS operands. Free with free(). */
 void *hardy_aligned_alloc(size_t bytes, const char *what);
 
+/* mkdir -p DIR, then check it is a writable directory. `what` names it in errors ("output
+ * directory", "checkpoint directory"). Local. */
+int hardy_mkdirs(const char *dir, const char *what);
+
 /* Wall clock in seconds (monotonic). */
 double hardy_now(void);
 
