@@ -447,7 +447,8 @@ static int write_rows_parallel(const hardy_synth_t *s, const char *tmp, int64_t 
   MPI_Allreduce(MPI_IN_PLACE, &n_iter, 1, MPI_INT64_T, MPI_MAX, comm);
   chunk_buf_t b;
   int rc = hardy_agree(chunk_alloc(s, chunk_rows, &b), comm);
-  out_file_t f;
+  out_file_t f = {.file = -1, .dxpl = -1, .label = -1, .speaker = -1, .planted = -1,
+                  .feat = {-1, -1, -1}};
   if (rc == HARDY_OK) rc = out_create(s, tmp, chunk_rows, comm, &f);
   if (rc < 0) {
     chunk_free(&b);

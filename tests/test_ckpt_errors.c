@@ -5,6 +5,7 @@
  * every rank without touching `latest`; retention keeps exactly `keep` plus the best and
  * removes stale .tmp files; the compatibility check refuses shape, data and version changes
  * and lists changed learning-rate-like keys; pointer resolution. */
+#include <limits.h>
 #include <fcntl.h>
 #include <hdf5.h>
 #include <unistd.h>
@@ -20,9 +21,9 @@ static int rank_, nranks_;
 /* Rank 0 runs `fn` on a copy of `src` named `dst` while the others wait. */
 static void on_rank0(void (*fn)(const char *), const char *src, const char *dst) {
   if (rank_ == 0) {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", src, dst);
-    if (src[0] && system(cmd) != 0) fprintf(stderr, "cp failed\n");
+    char cmd[2 * PATH_MAX + 16];
+    int len = snprintf(cmd, sizeof cmd, "cp '%s' '%s'", src, dst);
+    if (src[0] && (len >= (int)sizeof cmd || system(cmd) != 0)) fprintf(stderr, "cp failed\n");
     if (fn) fn(dst);
   }
   MPI_Barrier(world);
