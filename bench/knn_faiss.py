@@ -20,13 +20,16 @@ def main():
     ap.add_argument("--k", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--size", action="append", default=[],
+                    help="NQxNBxD, repeatable; replaces the default sizes")
     ap.add_argument("--json", help="also write the result to this file")
     args = ap.parse_args()
     rng = np.random.default_rng(42)
     runs = []
     for threads in [int(t) for t in args.threads.split(",")]:
         faiss.omp_set_num_threads(threads)
-        for nq, nb, d in QUICK if args.quick else FULL:
+        sizes = [tuple(int(v) for v in s.split("x")) for s in args.size]
+        for nq, nb, d in sizes or (QUICK if args.quick else FULL):
             xb = rng.random((nb, d), dtype=np.float32)
             xq = rng.random((nq, d), dtype=np.float32)
             index = faiss.IndexFlatL2(d)
