@@ -1,41 +1,112 @@
 /* The squared-L2 top-K search kernel and its distributed driver (knn.h, "plain squared-L2
- * layer"). The kernel multiplies a query sub-block by an index block with sgemm (alpha = -2),
- * adds the norms and filters the tile against each query's current K-th distance right after
- * each sgemm; no distance matrix outlives its tile. Survivors of the filter get their distance
- * recomputed directly (fixed-order double sum of squared differences), which is what the lists
- * hold: the GEMM expansion's rounding never decides an order. */
+ * layer"). Both kernel paths compute the expanded distance |q|^2 + |x|^2 - 2 q.x block by block
+ * and filter it against each query's current K-th value right away; no distance matrix
+ * outlives its block:
+ *   fused (knn_fused.c, x86-64 with AVX-512F): register tiles of 12 queries x 32 index rows
+ *     over packed operands, compared in registers; nothing but hits leaves the registers;
+ *   blas (here, any machine): sgemm (alpha = -2) into a query sub-block x index block tile,
+ *     then one vector pass over the tile.
+ * Survivors of the filter get their distance recomputed directly (fixed-order double sum of
+ * squared differences), which is what the lists hold: the expansion's rounding never decides
+ * an order, so both paths give identical results. */
 #include <cblas.h>
 #include <limits.h>
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "hardy/common.h"
 #include "hardy/knn.h"
+#include "hardy/log.h"
+#include "knn_internal.h"
 
-/* Tile sizes: a query sub-block of up to QB rows against XB index rows. sgemm re-packs both
- * operands on every call (cost ~ 1/QB + 1/XB of the flops), while the tile itself costs only
- * 8 bytes of traffic per 2d flops, so large tiles win even when they spill from L2. On an idle
- * machine 1024 x 2048 beat 512 x 1024 by 8-10% (kernel 0.91-0.94 of sgemm peak instead of
- * 0.83-0.87; docs/KNN.md). XB <= 64 * CHUNK. */
-#ifndef HARDY_KNN_QB
-#define HARDY_KNN_QB 1024
-#endif
-#ifndef HARDY_KNN_XB
-#define HARDY_KNN_XB 2048
-#endif
-enum { LANES = 16, CHUNK = 64 };
+/* Tile sizes: per thread, a query sub-block of up to QB rows against index blocks of up to XB
+ * rows. The sgemm path re-packs both operands on every call (cost ~ 1/QB + 1/XB of the flops)
+ * while its tile costs only 8 bytes of traffic per 2d flops, so large tiles win even when they
+ * spill from L2; the fused path packs a chunk of QB rows per thread once and each index block
+ * once per chunk. HARDY_KNN_TILE=QBxXB overrides them at run time (docs/KNN.md). */
+enum { LANES = 16, SCAN = 64, QB_MAX = 16384, XB_MAX = 65536 };
+static const int DEFAULT_QB[2] = {2048, 4096}, DEFAULT_XB[2] = {4096, 4096}; /* blas, fused */
+typedef hardy_knn_tile_t tile_t;
+typedef hardy_knn_cand_t cand_t;
+typedef hardy_knn_kargs_t kernel_args_t;
 
-/* sum (a - b)^2 in double with 8 independent partial sums in a fixed order: exact to ~1e-16
- * whatever the caller's blocking, so rounding it to float32 decides the order as the double
- * reference does. Compiled for AVX-512, AVX2 and baseline x86-64, picked at load time. */
+/* Parses "QBxXB" within limits; 0 when invalid. */
+static int parse_tile(const char *text, tile_t *t) {
+  long qb = 0, xb = 0;
+  char tail = 0;
+  if (sscanf(text, "%ldx%ld%c", &qb, &xb, &tail) != 2 || qb < 16 || qb > QB_MAX || xb < 64 ||
+      xb > XB_MAX)
+    return 0;
+  t->qb = (int)qb, t->xb = (int)xb;
+  return 1;
+}
+
+/* Read once from the environment (a bad value is reported and ignored). Called from the
+ * thread that runs the search, before any parallel region. */
+static struct {
+  int done;
+  tile_t tile;
+  hardy_knn_kernel_t kernel;
+} knn_config;
+
+static void config_once(void) {
+  if (knn_config.done) return;
+  hardy_knn_kernel_t kernel = hardy_knn_fused_supported() ? HARDY_KNN_KERNEL_FUSED : HARDY_KNN_KERNEL_BLAS;
+  const char *kind = getenv("HARDY_KNN_KERNEL");
+  if (kind && *kind && strcmp(kind, "auto") != 0) {
+    if (!strcmp(kind, "blas"))
+      kernel = HARDY_KNN_KERNEL_BLAS;
+    else if (!strcmp(kind, "fused") && hardy_knn_fused_supported())
+      kernel = HARDY_KNN_KERNEL_FUSED;
+    else if (!strcmp(kind, "fused"))
+      hardy_log_warn("HARDY_KNN_KERNEL=fused: this CPU lacks AVX-512F; using the blas kernel");
+    else
+      hardy_log_warn("HARDY_KNN_KERNEL='%s' ignored: expected auto, fused or blas", kind);
+  }
+  tile_t t = {DEFAULT_QB[kernel], DEFAULT_XB[kernel]};
+  const char *env = getenv("HARDY_KNN_TILE");
+  if (env && *env && !parse_tile(env, &t))
+    hardy_log_warn("HARDY_KNN_TILE='%s' ignored: expected QBxXB with 16 <= QB <= %d and "
+                   "64 <= XB <= %d (e.g. 2048x4096)", env, QB_MAX, XB_MAX);
+  knn_config.tile = t, knn_config.kernel = kernel, knn_config.done = 1;
+}
+
+hardy_knn_tile_t hardy_knn_tile_config(void) {
+  config_once();
+  return knn_config.tile;
+}
+
+hardy_knn_kernel_t hardy_knn_kernel_config(void) {
+  config_once();
+  return knn_config.kernel;
+}
+
+const char *hardy_knn_tile_string(void) {
+  static char text[32];
+  tile_t t = hardy_knn_tile_config();
+  snprintf(text, sizeof text, "%dx%d", t.qb, t.xb);
+  return text;
+}
+
+const char *hardy_knn_kernel_name(void) {
+  return hardy_knn_kernel_config() == HARDY_KNN_KERNEL_FUSED ? "fused-avx512" : "blas";
+}
+
+/* sum (a - b)^2 in double with 32 independent partial sums (four vector accumulators) in a
+ * fixed order: exact to ~1e-16 whatever the caller's blocking, so rounding it to float32
+ * decides the order as the double reference does. Compiled for AVX-512, AVX2 and baseline
+ * x86-64, picked at load time. */
 __attribute__((target_clones("avx512f", "avx2", "default")))
 static double l2sq_direct(const float *a, const float *b, int d) {
-  double acc[8] = {0};
+  enum { P = 32 };
+  double acc[P] = {0};
   int i = 0;
-  for (; i + 8 <= d; i += 8)
-    for (int l = 0; l < 8; l++) {
+  for (; i + P <= d; i += P)
+    for (int l = 0; l < P; l++) {
       double t = (double)a[i + l] - (double)b[i + l];
       acc[l] += t * t;
     }
@@ -44,7 +115,7 @@ static double l2sq_direct(const float *a, const float *b, int d) {
     double t = (double)a[i] - b[i];
     s += t * t;
   }
-  for (int l = 0; l < 8; l++) s += acc[l];
+  for (int l = 0; l < P; l++) s += acc[l];
   return s;
 }
 
@@ -66,25 +137,6 @@ static float filter_margin(int d) {
   double u = ldexp(1.0, -24), g = (d + 4) * u / (1.0 - (d + 4) * u);
   return (float)(4.0 * g * 1.01 + 4.0 * u);
 }
-
-/* A candidate of one query: its GEMM-expanded distance (approx), its direct distance once
- * computed (exact, < 0 before), its global id and its row in the index. */
-typedef struct {
-  float approx, exact;
-  int64_t id, pos;
-} cand_t;
-
-/* Candidates per query kept between compactions. */
-static int cand_cap(int k) { return 2 * k + 8; }
-
-typedef struct {
-  const float *q, *x, *q_norm, *x_norm;
-  const int64_t *q_id, *x_id;
-  int64_t n_query, n_index;
-  int d, k;
-  float margin, x_norm_max;
-  hardy_topk_pair_t *lists;
-} kernel_args_t;
 
 static int by_approx(const cand_t *a, const cand_t *b) {
   return a->approx < b->approx || (a->approx == b->approx && a->id < b->id);
@@ -116,91 +168,152 @@ static int64_t refine(const kernel_args_t *a, int64_t qi, cand_t *c, int n) {
 /* Why the band keeps the answer: a member y of the true top-K has exact(y) <= exact of some
  * item among the K smallest approx values, so approx(y) <= exact(y) + e <= approx_K + 2e. The
  * K-th smallest approx only decreases, so dropping items above approx_K + 2e is safe; when
- * many items crowd the band (duplicates), they are refined and only the K best kept. */
-static int64_t cand_add(const kernel_args_t *a, int64_t qi, cand_t *c, int *n, float band, cand_t item) {
+ * many items crowd the band (duplicates), they are refined and only the K best kept. This
+ * holds for any summation order of q.x, so both kernel paths use it. */
+int64_t hardy_knn_cand_add(const kernel_args_t *a, int64_t qi, cand_t *c, int *n, float band,
+                           cand_t item) {
   int k = a->k, at = *n;
   for (; at > 0 && by_approx(&item, &c[at - 1]); at--) c[at] = c[at - 1];
   c[at] = item;
   (*n)++;
   if (*n > k)
     while (*n > k && c[*n - 1].approx > c[k - 1].approx + band) (*n)--;
-  if (*n < cand_cap(k)) return 0;
+  if (*n < hardy_knn_cand_cap(k)) return 0;
   int64_t n_direct = refine(a, qi, c, *n);
   *n = k;
   sort_cands(c, *n, by_approx);
   return n_direct;
 }
 
-/* Finish one tile row in place (row[j] += |q|^2 + |x_j|^2) and return a bit per CHUNK-wide
- * chunk holding a value <= lim. The one vector pass over the tile; built for AVX-512, AVX2 and
- * baseline x86-64 and picked at load time (the library itself is not built with -march). */
-__attribute__((target_clones("avx512f", "avx2", "default")))
-static uint64_t finish_row(float *row, float qn, const float *xn, int xb, float lim) {
-  uint64_t hits = 0;
-  for (int c0 = 0, bit = 0; c0 < xb; c0 += CHUNK, bit++) {
-    int c1 = HARDY_MIN(c0 + CHUNK, xb), hit = 0;
-    for (int j = c0; j < c1; j++) {
-      float v = row[j] + qn + xn[j];
-      row[j] = v;
-      hit |= v <= lim;
-    }
-    if (hit) hits |= (uint64_t)1 << bit;
-  }
-  return hits;
+int64_t hardy_knn_cand_finish(const kernel_args_t *a, int64_t qi, cand_t *c, int n) {
+  int64_t n_direct = refine(a, qi, c, n);
+  hardy_topk_pair_t *list = a->lists + qi * a->k;
+  int kept = HARDY_MIN(n, a->k);
+  for (int j = 0; j < kept; j++) list[j].dist = c[j].exact, list[j].id = c[j].id;
+  hardy_topk_clear(list + kept, a->k - kept);
+  return n_direct;
 }
 
-/* One query sub-block [q0, q1) against every index block; tile [q1-q0, XB] and the candidate
- * lists [q1-q0, cand_cap(k)] are thread-private. */
-static int64_t search_subblock(const kernel_args_t *a, int64_t q0, int64_t q1, float *tile,
-                               cand_t *cands) {
-  int64_t n_direct = 0;
-  int k = a->k, d = a->d, cap = cand_cap(k), qb = (int)(q1 - q0);
-  int n_cand[HARDY_KNN_QB] = {0};
-  for (int64_t x0 = 0; x0 < a->n_index; x0 += HARDY_KNN_XB) {
-    int xb = (int)HARDY_MIN((int64_t)HARDY_KNN_XB, a->n_index - x0);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, qb, xb, d, -2.0f, a->q + q0 * d, d,
-                a->x + x0 * d, d, 0.0f, tile, xb);
-    for (int i = 0; i < qb; i++) {
-      int64_t qi = q0 + i;
-      cand_t *c = cands + (size_t)i * cap;
-      float band = a->margin * (a->q_norm[qi] + a->x_norm_max);
-      float lim = n_cand[i] >= k ? c[k - 1].approx + band : INFINITY;
-      float *row = tile + (size_t)i * xb;
-      uint64_t hits = finish_row(row, a->q_norm[qi], a->x_norm + x0, xb, lim);
-      for (int bit = 0; hits; bit++, hits >>= 1) {
-        if (!(hits & 1)) continue;
-        for (int j = bit * CHUNK; j < HARDY_MIN((bit + 1) * CHUNK, xb); j++) {
-          if (row[j] > lim || a->x_id[x0 + j] == a->q_id[qi]) continue;
-          cand_t item = {HARDY_MAX(row[j], 0.0f), -1.0f, a->x_id[x0 + j], x0 + j};
-          n_direct += cand_add(a, qi, c, &n_cand[i], band, item);
-          lim = n_cand[i] >= k ? c[k - 1].approx + band : INFINITY;
-        }
-      }
+/* ---- the blas path -------------------------------------------------------------------- */
+
+/* Filter one tile row of query qi into its candidate list: index column j is a candidate when
+ * row[j] + |q|^2 + |x_j|^2 is within the band of the current K-th value. Runs of SCAN columns
+ * are tested with one vector pass against the current limit, and only a run holding a value
+ * under it is walked one by one (the limit tightens as it goes), so after the first few runs
+ * of a query almost all columns cost one vector compare. Built for AVX-512, AVX2 and baseline
+ * x86-64, picked at load time (the library itself is not built with -march). */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static int64_t filter_row(const kernel_args_t *a, int64_t qi, const float *row, const float *xn,
+                          const int64_t *xid, int64_t x0, int xb, cand_t *c, int *n_cand) {
+  float qn = a->q_norm[qi], band = hardy_knn_band(a, qi);
+  float lim = hardy_knn_limit(a, c, *n_cand, band);
+  int64_t self = a->q_id[qi], n_direct = 0;
+  for (int c0 = 0; c0 < xb; c0 += SCAN) {
+    int c1 = HARDY_MIN(c0 + SCAN, xb), hit = 0;
+    for (int j = c0; j < c1; j++) hit |= row[j] + qn + xn[j] <= lim;
+    if (!hit) continue;
+    for (int j = c0; j < c1; j++) {
+      float v = row[j] + qn + xn[j];
+      if (v > lim || xid[j] == self) continue;
+      cand_t item = {HARDY_MAX(v, 0.0f), -1.0f, xid[j], x0 + j};
+      n_direct += hardy_knn_cand_add(a, qi, c, n_cand, band, item);
+      lim = hardy_knn_limit(a, c, *n_cand, band);
     }
-  }
-  for (int i = 0; i < qb; i++) {
-    cand_t *c = cands + (size_t)i * cap;
-    hardy_topk_pair_t *list = a->lists + (q0 + i) * k;
-    n_direct += refine(a, q0 + i, c, n_cand[i]);
-    int n = HARDY_MIN(n_cand[i], k);
-    for (int j = 0; j < n; j++) list[j].dist = c[j].exact, list[j].id = c[j].id;
-    hardy_topk_clear(list + n, k - n);
   }
   return n_direct;
 }
 
-/* Per-thread workspace: a distance tile and the candidate lists of a sub-block. */
-static size_t workspace_bytes(int k) {
-  return sizeof(float) * HARDY_KNN_QB * HARDY_KNN_XB + sizeof(cand_t) * HARDY_KNN_QB * (size_t)cand_cap(k);
+/* One query sub-block [q0, q1) against every index block of xb rows; tile [q1-q0, xb], the
+ * candidate lists [q1-q0, cap] and their counts are thread-private. */
+static int64_t search_subblock(const kernel_args_t *a, int xb_max, int64_t q0, int64_t q1,
+                               float *tile, cand_t *cands, int *n_cand) {
+  int64_t n_direct = 0;
+  int d = a->d, cap = hardy_knn_cand_cap(a->k), qb = (int)(q1 - q0);
+  memset(n_cand, 0, sizeof(int) * (size_t)qb);
+  for (int64_t x0 = 0; x0 < a->n_index; x0 += xb_max) {
+    int xb = (int)HARDY_MIN((int64_t)xb_max, a->n_index - x0);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, qb, xb, d, -2.0f, a->q + q0 * d, d,
+                a->x + x0 * d, d, 0.0f, tile, xb);
+    for (int i = 0; i < qb; i++)
+      n_direct += filter_row(a, q0 + i, tile + (size_t)i * xb, a->x_norm + x0, a->x_id + x0, x0,
+                             xb, cands + (size_t)i * cap, &n_cand[i]);
+  }
+  for (int i = 0; i < qb; i++)
+    n_direct += hardy_knn_cand_finish(a, q0 + i, cands + (size_t)i * cap, n_cand[i]);
+  return n_direct;
 }
 
-static void *alloc_workspace(int threads, int k) {
-  return hardy_aligned_alloc(workspace_bytes(k) * (size_t)threads, "knn distance tiles");
+/* ---- workspace and dispatch ------------------------------------------------------------ */
+
+/* Index blocks of equal size, none above the configured width (a short last block would run
+ * at a poor shape). */
+static int index_block(int64_t n_index) {
+  tile_t cfg = hardy_knn_tile_config();
+  int64_t n_blk = HARDY_MAX((int64_t)1, (n_index + cfg.xb - 1) / cfg.xb);
+  return (int)HARDY_MAX((int64_t)1, (n_index + n_blk - 1) / n_blk);
 }
 
-/* Norms of rows [n, d] into norm[n]; returns the largest. */
-static float row_norms(const float *rows, int64_t n, int d, float *norm) {
+/* The workspace of searches of up to max_query queries over n_index rows, sized to the
+ * problem (a small search does not reserve a full tile).
+ *   blas: per thread a distance tile [rows, xb], the candidate lists of a sub-block and their
+ *     counts, each part 64-byte aligned (`stride` bytes per thread);
+ *   fused: one shared block (knn_fused.c) for chunks of `rows` x threads queries. */
+typedef struct {
+  char *base;
+  hardy_knn_kernel_t kernel;
+  tile_t cap;    /* rows: largest query sub-block per thread; xb: the index block */
+  size_t stride; /* blas: bytes per thread */
+  size_t bytes;  /* all threads */
+  int threads;
+  int64_t chunk; /* fused: queries per chunk (all threads) */
+} workspace_t;
+
+static size_t align64(size_t n) { return (n + 63) / 64 * 64; }
+static size_t ws_tile_bytes(tile_t t) { return align64(sizeof(float) * (size_t)t.qb * (size_t)t.xb); }
+static size_t ws_cand_bytes(tile_t t, int k) {
+  return align64(sizeof(cand_t) * (size_t)t.qb * (size_t)hardy_knn_cand_cap(k));
+}
+
+static workspace_t workspace_plan(int64_t max_query, int64_t n_index, int d, int k, int threads) {
+  workspace_t w = {NULL, hardy_knn_kernel_config(), {0, index_block(n_index)}, 0, 0, threads, 0};
+  w.cap.qb = (int)HARDY_MAX((int64_t)1, HARDY_MIN((int64_t)hardy_knn_tile_config().qb, max_query));
+  if (w.kernel == HARDY_KNN_KERNEL_FUSED) {
+    w.chunk = HARDY_MIN((int64_t)w.cap.qb * threads, HARDY_MAX(max_query, (int64_t)1));
+    w.bytes = hardy_knn_fused_bytes(w.chunk, w.cap.xb, d, k);
+  } else {
+    w.stride = ws_tile_bytes(w.cap) + ws_cand_bytes(w.cap, k) + align64(sizeof(int) * (size_t)w.cap.qb);
+    w.bytes = w.stride * (size_t)threads;
+  }
+  return w;
+}
+
+/* Tiles of many MiB are written and scanned once per block: on 4 KiB pages that is a TLB miss
+ * every 1,024 floats and a page fault per 4 KiB on first touch. Large workspaces are 2 MiB
+ * aligned and marked for transparent huge pages (a hint; ignored where THP is off). */
+static int workspace_alloc(workspace_t *w) {
+  size_t huge = (size_t)2 << 20;
+  w->base = NULL;
+  if (w->bytes >= 4 * huge) {
+    size_t rounded = (w->bytes + huge - 1) / huge * huge;
+    void *p = NULL;
+    if (posix_memalign(&p, huge, rounded) == 0) {
+      (void)madvise(p, rounded, MADV_HUGEPAGE);
+      w->base = p;
+    }
+  }
+  if (!w->base) w->base = hardy_aligned_alloc(w->bytes, "knn kernel workspace");
+  return w->base ? HARDY_OK : HARDY_ERR_RUNTIME;
+}
+
+size_t hardy_knn_workspace_bytes(int64_t max_query, int64_t n_index, int d, int k, int threads) {
+  if (threads <= 0) threads = omp_get_max_threads();
+  return workspace_plan(max_query, n_index, d, k, threads).bytes;
+}
+
+/* Norms of rows [n, d] into norm[n] with `threads` threads; returns the largest. */
+static float row_norms(const float *rows, int64_t n, int d, int threads, float *norm) {
   float mx = 0.0f;
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(max : mx)
   for (int64_t i = 0; i < n; i++) {
     norm[i] = sqnorm(rows + i * d, d);
     mx = HARDY_MAX(mx, norm[i]);
@@ -208,31 +321,41 @@ static float row_norms(const float *rows, int64_t n, int d, float *norm) {
   return mx;
 }
 
-/* The kernel on preallocated workspace: q_norm [n_query], workspace [threads] (see above). */
-static int64_t topk_local_ws(const float *q, const int64_t *q_id, int64_t n_query, const float *x,
-                             const int64_t *x_id, const float *x_norm, float x_norm_max,
-                             int64_t n_index, int d, int k, int threads, float *q_norm,
-                             char *workspace, hardy_topk_pair_t *lists) {
-  row_norms(q, n_query, d, q_norm);
-  kernel_args_t a = {q, x, q_norm, x_norm, q_id, x_id, n_query, n_index, d, k,
-                     filter_margin(d), x_norm_max, lists};
-  /* Equal sub-blocks, a multiple of the thread count, none above HARDY_KNN_QB rows. */
-  int64_t per = (int64_t)threads * HARDY_KNN_QB;
-  int64_t n_sub = threads * ((n_query + per - 1) / per);
-  int64_t sub = n_sub > 0 ? (n_query + n_sub - 1) / n_sub : 0;
+/* The blas path on its workspace: equal query sub-blocks, a multiple of the thread count, none
+ * above the workspace's rows, each searched by one thread with single-threaded sgemm. */
+static int64_t blas_search(const kernel_args_t *a, const workspace_t *w) {
+  int threads = w->threads, k = a->k;
+  int64_t per = (int64_t)threads * w->cap.qb;
+  int64_t n_sub = threads * ((a->n_query + per - 1) / per);
+  int64_t sub = n_sub > 0 ? (a->n_query + n_sub - 1) / n_sub : 0;
   int64_t n_cand = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : n_cand)
   {
-    char *ws = workspace + workspace_bytes(k) * (size_t)omp_get_thread_num();
+    char *ws = w->base + w->stride * (size_t)omp_get_thread_num();
     float *tile = (float *)ws;
-    cand_t *cands = (cand_t *)(ws + sizeof(float) * HARDY_KNN_QB * HARDY_KNN_XB);
+    cand_t *cands = (cand_t *)(ws + ws_tile_bytes(w->cap));
+    int *counts = (int *)(ws + ws_tile_bytes(w->cap) + ws_cand_bytes(w->cap, k));
 #pragma omp for schedule(static)
     for (int64_t s = 0; s < n_sub; s++) {
-      int64_t q0 = s * sub, q1 = HARDY_MIN(q0 + sub, n_query);
-      if (q0 < q1) n_cand += search_subblock(&a, q0, q1, tile, cands);
+      int64_t q0 = s * sub, q1 = HARDY_MIN(q0 + sub, a->n_query);
+      if (q0 < q1) n_cand += search_subblock(a, w->cap.xb, q0, q1, tile, cands, counts);
     }
   }
   return n_cand;
+}
+
+/* The kernel on a workspace planned for at least n_query queries over these n_index rows:
+ * q_norm [n_query] is filled here. */
+static int64_t topk_local_ws(const float *q, const int64_t *q_id, int64_t n_query, const float *x,
+                             const int64_t *x_id, const float *x_norm, float x_norm_max,
+                             int64_t n_index, int d, int k, float *q_norm, const workspace_t *w,
+                             hardy_topk_pair_t *lists) {
+  row_norms(q, n_query, d, w->threads, q_norm);
+  kernel_args_t a = {q, x, q_norm, x_norm, q_id, x_id, n_query, n_index, d, k,
+                     filter_margin(d), x_norm_max, lists};
+  if (w->kernel == HARDY_KNN_KERNEL_FUSED)
+    return hardy_knn_fused_search(&a, w->threads, w->chunk, w->cap.xb, w->base);
+  return blas_search(&a, w);
 }
 
 int64_t hardy_knn_topk_local(const float *q, const int64_t *q_id, int64_t n_query, const float *x,
@@ -241,14 +364,14 @@ int64_t hardy_knn_topk_local(const float *q, const int64_t *q_id, int64_t n_quer
   if (threads <= 0) threads = omp_get_max_threads();
   float *q_norm = hardy_malloc(sizeof(float) * (size_t)(n_query + 1), "knn query norms");
   float *x_norm = hardy_malloc(sizeof(float) * (size_t)(n_index + 1), "knn index norms");
-  char *tiles = alloc_workspace(threads, k);
+  workspace_t w = workspace_plan(n_query, n_index, d, k, threads);
   int64_t n_cand = -1;
-  if (q_norm && x_norm && tiles) {
-    float x_max = row_norms(x, n_index, d, x_norm);
-    n_cand = topk_local_ws(q, q_id, n_query, x, x_id, x_norm, x_max, n_index, d, k, threads,
-                           q_norm, tiles, lists);
+  if (q_norm && x_norm && workspace_alloc(&w) == HARDY_OK) {
+    float x_max = row_norms(x, n_index, d, threads, x_norm);
+    n_cand = topk_local_ws(q, q_id, n_query, x, x_id, x_norm, x_max, n_index, d, k, q_norm, &w,
+                           lists);
   }
-  free(q_norm), free(x_norm), free(tiles);
+  free(q_norm), free(x_norm), free(w.base);
   return n_cand;
 }
 
@@ -266,12 +389,12 @@ typedef struct {
   hardy_topk_pair_t *lists; /* [n_block, k] */
   int *count, *displ;       /* [nranks] */
   float *q_norm, *x_norm;   /* [n_block], [n_index] */
-  char *tiles;              /* per-thread kernel workspace */
+  workspace_t ws;           /* kernel workspace */
 } round_buf_t;
 
 static void round_buf_free(round_buf_t *b) {
   free(b->rows), free(b->ids), free(b->lists), free(b->count), free(b->displ);
-  free(b->q_norm), free(b->x_norm), free(b->tiles);
+  free(b->q_norm), free(b->x_norm), free(b->ws.base);
 }
 
 int hardy_knn_search_l2(const float *q, const int64_t *q_id, int64_t n_query, const float *x,
@@ -290,26 +413,30 @@ int hardy_knn_search_l2(const float *q, const int64_t *q_id, int64_t n_query, co
                         (long long)g[3]);
   else if (k < 1 || d < 1)
     status = hardy_fail(HARDY_ERR_INPUT, "knn search: k = %d and dimension %d must be >= 1", k, d);
-  /* Per-rank block: the global block split over ranks, rounds balanced to equal sizes. */
-  int64_t per_rank = HARDY_MAX((int64_t)1, opt->query_block / nranks);
+  /* Per-rank block: the global block split over ranks, rounds balanced to equal sizes. One
+   * rank searches its queries in place, in one round. */
+  int64_t per_rank = nranks == 1 ? HARDY_MAX((int64_t)1, g[0])
+                                 : HARDY_MAX((int64_t)1, opt->query_block / nranks);
   int64_t n_rounds = (g[0] + per_rank - 1) / per_rank;
   if (n_rounds > 0) per_rank = (g[0] + n_rounds - 1) / n_rounds;
-  if (per_rank * nranks > INT_MAX / 2)
+  if (nranks > 1 && per_rank * nranks > INT_MAX / 2)
     status = hardy_fail(HARDY_ERR_INPUT, "knn search: query block %lld too large",
                         (long long)opt->query_block);
   round_buf_t b = {0};
   int64_t cap = per_rank * nranks;
-  b.rows = hardy_aligned_alloc(sizeof(float) * (size_t)(cap * d + 1), "knn query block");
-  b.ids = hardy_malloc(sizeof(int64_t) * (size_t)(cap + 1), "knn query ids");
-  b.lists = hardy_malloc(sizeof(hardy_topk_pair_t) * (size_t)(cap * k + 1), "knn lists");
-  b.count = hardy_calloc((size_t)nranks, sizeof(int), "knn counts");
-  b.displ = hardy_calloc((size_t)nranks, sizeof(int), "knn displs");
-  if (!b.rows || !b.ids || !b.lists || !b.count || !b.displ) status = HARDY_ERR_RUNTIME;
+  if (nranks > 1 && status == HARDY_OK) {
+    b.rows = hardy_aligned_alloc(sizeof(float) * (size_t)(cap * d + 1), "knn query block");
+    b.ids = hardy_malloc(sizeof(int64_t) * (size_t)(cap + 1), "knn query ids");
+    b.lists = hardy_malloc(sizeof(hardy_topk_pair_t) * (size_t)(cap * k + 1), "knn lists");
+    b.count = hardy_calloc((size_t)nranks, sizeof(int), "knn counts");
+    b.displ = hardy_calloc((size_t)nranks, sizeof(int), "knn displs");
+    if (!b.rows || !b.ids || !b.lists || !b.count || !b.displ) status = HARDY_ERR_RUNTIME;
+  }
   int threads = opt->threads > 0 ? opt->threads : omp_get_max_threads();
   b.q_norm = hardy_malloc(sizeof(float) * (size_t)(cap + 1), "knn query norms");
   b.x_norm = hardy_malloc(sizeof(float) * (size_t)(n_index + 1), "knn index norms");
-  b.tiles = alloc_workspace(threads, k);
-  if (!b.q_norm || !b.x_norm || !b.tiles) status = HARDY_ERR_RUNTIME;
+  b.ws = workspace_plan(cap, n_index, d, k, threads);
+  if (!b.q_norm || !b.x_norm || workspace_alloc(&b.ws) < 0) status = HARDY_ERR_RUNTIME;
   hardy_topk_mpi_t op = {0};
   if (status == HARDY_OK) status = hardy_topk_mpi_create(&op, k);
   MPI_Datatype row_type = MPI_DATATYPE_NULL;
@@ -317,12 +444,20 @@ int hardy_knn_search_l2(const float *q, const int64_t *q_id, int64_t n_query, co
     MPI_Type_commit(&row_type);
   status = hardy_agree(status, comm);
   double t_gather = 0, t_kernel = 0, t_reduce = 0;
-  float x_max = status == HARDY_OK ? row_norms(x, n_index, d, b.x_norm) : 0.0f;
+  float x_max = status == HARDY_OK ? row_norms(x, n_index, d, threads, b.x_norm) : 0.0f;
   int64_t n_cand = 0;
   for (int64_t r = 0; status == HARDY_OK && r < n_rounds; r++) {
     int64_t q0 = HARDY_MIN(r * per_rank, n_query), q1 = HARDY_MIN(q0 + per_rank, n_query);
     int mine = (int)(q1 - q0);
     double t0 = hardy_now();
+    if (nranks == 1) {
+      /* one rank: the block is this rank's own rows; search them in place, no copies */
+      double t1 = hardy_now();
+      n_cand += topk_local_ws(q + q0 * d, q_id + q0, mine, x, x_id, b.x_norm, x_max, n_index, d, k,
+                              b.q_norm, &b.ws, out + q0 * k);
+      t_kernel += hardy_now() - t1;
+      continue;
+    }
     HARDY_MPI_CHECK(MPI_Allgather(&mine, 1, MPI_INT, b.count, 1, MPI_INT, comm));
     int n_block = 0;
     for (int s = 0; s < nranks; s++) {
@@ -334,7 +469,7 @@ int hardy_knn_search_l2(const float *q, const int64_t *q_id, int64_t n_query, co
                                    MPI_INT64_T, comm));
     double t1 = hardy_now();
     n_cand += topk_local_ws(b.rows, b.ids, n_block, x, x_id, b.x_norm, x_max, n_index, d, k,
-                            threads, b.q_norm, b.tiles, b.lists);
+                            b.q_norm, &b.ws, b.lists);
     double t2 = hardy_now();
     HARDY_CHECK(hardy_topk_allreduce(&op, b.lists, n_block, comm));
     memcpy(out + q0 * k, b.lists + (int64_t)b.displ[rank] * k, sizeof(hardy_topk_pair_t) * (size_t)mine * k);

@@ -84,32 +84,34 @@ static void fill_normal(float *x, int64_t n, uint64_t stream) {
   hardy_rng_normal_fill(KEY, stream, x, n);
 }
 
-static void test_kernel(void) {
-  enum { NQ = 70, NX = 1100, D = 37 };
-  float *q = malloc(sizeof(float) * NQ * D), *x = malloc(sizeof(float) * NX * D);
-  int64_t q_id[NQ], *x_id = malloc(sizeof(int64_t) * NX);
-  fill_normal(x, (int64_t)NX * D, 1);
-  fill_normal(q, (int64_t)NQ * D, 2);
-  for (int j = 0; j < NX; j++) x_id[j] = 3 * j + 1;
+/* The kernel in effect (HARDY_KNN_KERNEL / HARDY_KNN_TILE, see knn.cmake) against the naive
+ * reference on one shape. */
+static void check_kernel_shape(int nq, int nx, int d) {
+  float *q = malloc(sizeof(float) * (size_t)(nq * d)), *x = malloc(sizeof(float) * (size_t)(nx * d));
+  int64_t *q_id = malloc(sizeof(int64_t) * (size_t)nq), *x_id = malloc(sizeof(int64_t) * (size_t)nx);
+  fill_normal(x, (int64_t)nx * d, 1);
+  fill_normal(q, (int64_t)nq * d, 2);
+  for (int j = 0; j < nx; j++) x_id[j] = 3 * j + 1;
   /* duplicates: every 7th index row repeats the previous one (equal distances, tie by id) */
-  for (int j = 7; j < NX; j += 7) memcpy(x + j * D, x + (j - 1) * D, sizeof(float) * D);
-  for (int i = 0; i < NQ; i++) {
+  for (int j = 7; j < nx; j += 7) memcpy(x + j * d, x + (j - 1) * d, sizeof(float) * (size_t)d);
+  for (int i = 0; i < nq; i++) {
     q_id[i] = 100000 + i;
     if (i % 5 == 0) { /* query equal to an index row (self match by id for half of them) */
-      int j = (i * 13) % NX;
-      memcpy(q + i * D, x + j * D, sizeof(float) * D);
+      int j = (i * 13) % nx;
+      memcpy(q + i * d, x + j * d, sizeof(float) * (size_t)d);
       if (i % 10 == 0) q_id[i] = x_id[j];
     }
   }
-  int ks[] = {1, 4, 50, NX + 3};
+  int ks[] = {1, 4, 50, nx + 3};
   for (size_t t = 0; t < sizeof ks / sizeof ks[0]; t++) {
     int k = ks[t];
-    hardy_topk_pair_t *got = malloc(sizeof *got * NQ * k), *ref = malloc(sizeof *ref * NQ * k);
+    hardy_topk_pair_t *got = malloc(sizeof *got * (size_t)(nq * k));
+    hardy_topk_pair_t *ref = malloc(sizeof *ref * (size_t)(nq * k));
     for (int threads = 1; threads <= 2; threads++) {
-      hardy_knn_topk_local(q, q_id, NQ, x, x_id, NX, D, k, threads, got);
-      hardy_knn_topk_local_ref(q, q_id, NQ, x, x_id, NX, D, k, ref);
+      hardy_knn_topk_local(q, q_id, nq, x, x_id, nx, d, k, threads, got);
+      hardy_knn_topk_local_ref(q, q_id, nq, x, x_id, nx, d, k, ref);
       int bad_id = 0;
-      for (int i = 0; i < NQ * k; i++) {
+      for (int i = 0; i < nq * k; i++) {
         bad_id += got[i].id != ref[i].id;
         if (got[i].id != ref[i].id && bad_id <= 5)
           fprintf(stderr, "query %d slot %d: id %lld (%.9g), reference %lld (%.9g)\n", i / k, i % k,
@@ -117,11 +119,20 @@ static void test_kernel(void) {
         if (ref[i].id >= 0) TEST_NEAR(got[i].dist, ref[i].dist, 1e-5, 1e-5);
         else TEST_ASSERT(isinf(got[i].dist), "empty slot %d has dist %g", i, got[i].dist);
       }
-      TEST_ASSERT(bad_id == 0, "k=%d threads=%d: %d ids differ from the reference", k, threads, bad_id);
+      TEST_ASSERT(bad_id == 0, "%dx%dx%d k=%d threads=%d: %d ids differ from the reference", nq, nx,
+                  d, k, threads, bad_id);
     }
     free(got), free(ref);
   }
-  free(q), free(x), free(x_id);
+  free(q), free(x), free(q_id), free(x_id);
+}
+
+static void test_kernel(void) {
+  printf("kernel %s, tile %s\n", hardy_knn_kernel_name(), hardy_knn_tile_string());
+  check_kernel_shape(70, 1100, 37); /* partial register tiles in both directions */
+  check_kernel_shape(13, 33, 1);    /* d = 1 */
+  check_kernel_shape(25, 9, 100);   /* an index smaller than one panel */
+  check_kernel_shape(24, 64, 16);   /* whole panels */
 }
 
 static void test_mu(void) {

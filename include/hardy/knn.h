@@ -24,6 +24,7 @@
 #define HARDY_KNN_H
 
 #include <mpi.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "hardy/dist.h"
@@ -96,9 +97,26 @@ int hardy_knn_embed_dim(const hardy_knn_rows_t *rows, uint8_t mask);
 void hardy_knn_embed(const hardy_knn_index_t *ix, const hardy_knn_rows_t *rows, uint8_t mask,
                      const int64_t *row_list, int64_t n_list, float *out);
 
+/* Kernel tile: query rows per thread x index rows per block. Defaults: 4096 x 4096 for the
+ * fused kernel, 2048 x 4096 for the blas one (tuned in docs/KNN.md). The environment variable
+ * HARDY_KNN_TILE=QBxXB overrides them at run time (read once; an invalid value is reported and
+ * ignored). hardy_knn_tile_string() gives the tile in effect, "QBxXB". */
+const char *hardy_knn_tile_string(void);
+/* The kernel in effect: "fused-avx512" (register tiles over packed operands, compared in
+ * registers; x86-64 with AVX-512F) or "blas" (sgemm tiles plus a vector filter pass; any
+ * machine). HARDY_KNN_KERNEL=auto|fused|blas chooses (read once; auto = fused when the CPU has
+ * it). Both give identical results. */
+const char *hardy_knn_kernel_name(void);
+/* Kernel workspace of a search of up to max_query queries (per round) over n_index local rows
+ * of dimension d with `threads` threads (0 = default): blas, per thread a tile of
+ * min(QB, max_query) x (index block <= XB) floats plus candidate lists; fused, packed copies of
+ * a query chunk (<= QB x threads rows) and of an index block plus candidate lists. The search's
+ * memory beyond its inputs and outputs is this plus O(query block + n_index). */
+size_t hardy_knn_workspace_bytes(int64_t max_query, int64_t n_index, int d, int k, int threads);
+
 /* Local fused kernel: lists[n_query, k] (sorted top-K by squared L2) of query rows q[n_query, d]
- * over index rows x[n_index, d]. Uses `threads` OpenMP threads (0 = default), each calling a
- * single-threaded sgemm on its own query sub-block. Returns direct-distance evaluations. */
+ * over index rows x[n_index, d]. Uses `threads` OpenMP threads (0 = default) and the kernel in
+ * effect (hardy_knn_kernel_name). Returns direct-distance evaluations. */
 int64_t hardy_knn_topk_local(const float *q, const int64_t *q_id, int64_t n_query, const float *x,
                              const int64_t *x_id, int64_t n_index, int d, int k, int threads,
                              hardy_topk_pair_t *lists);

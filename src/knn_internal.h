@@ -1,0 +1,77 @@
+/* Internals shared by the two kNN kernel paths (not a public header): the candidate lists and
+ * their band filter (knn_kernel.c), used by the sgemm-tile path (knn_kernel.c) and by the
+ * fused register-tile path (knn_fused.c). */
+#ifndef HARDY_KNN_INTERNAL_H
+#define HARDY_KNN_INTERNAL_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hardy/dist.h"
+
+/* Tile sizes in effect (HARDY_KNN_TILE or the compiled defaults): qb query rows per thread,
+ * xb index rows per block. */
+typedef struct {
+  int qb, xb;
+} hardy_knn_tile_t;
+hardy_knn_tile_t hardy_knn_tile_config(void);
+
+/* Which kernel a search runs: the fused register tiles (x86-64 with AVX-512F) or sgemm tiles
+ * plus a vector filter pass (any machine). HARDY_KNN_KERNEL=auto|fused|blas. */
+typedef enum { HARDY_KNN_KERNEL_BLAS = 0, HARDY_KNN_KERNEL_FUSED = 1 } hardy_knn_kernel_t;
+hardy_knn_kernel_t hardy_knn_kernel_config(void);
+
+/* A candidate of one query: its GEMM-expanded distance (approx), its direct distance once
+ * computed (exact, < 0 before), its global id and its row in the index. */
+typedef struct {
+  float approx, exact;
+  int64_t id, pos;
+} hardy_knn_cand_t;
+
+/* Candidates per query kept between compactions. */
+static inline int hardy_knn_cand_cap(int k) { return 2 * k + 8; }
+
+/* One local search: queries q against index rows x, results into lists. */
+typedef struct {
+  const float *q, *x;           /* [n_query, d], [n_index, d] */
+  const float *q_norm, *x_norm; /* [n_query], [n_index] squared norms */
+  const int64_t *q_id, *x_id;   /* [n_query], [n_index] global ids */
+  int64_t n_query, n_index;
+  int d, k;
+  float margin;             /* relative rounding-error band of the expanded distance */
+  float x_norm_max;         /* max over x_norm */
+  hardy_topk_pair_t *lists; /* [n_query, k] */
+} hardy_knn_kargs_t;
+
+/* The band of query qi: candidates within it of the K-th smallest expanded distance are kept. */
+static inline float hardy_knn_band(const hardy_knn_kargs_t *a, int64_t qi) {
+  return a->margin * (a->q_norm[qi] + a->x_norm_max);
+}
+/* The filter limit of a list holding n candidates. */
+static inline float hardy_knn_limit(const hardy_knn_kargs_t *a, const hardy_knn_cand_t *c, int n,
+                                    float band) {
+  return n >= a->k ? c[a->k - 1].approx + band : INFINITY;
+}
+
+/* Insert a candidate into query qi's list c (n entries, capacity hardy_knn_cand_cap); returns
+ * the direct distance evaluations a compaction made. */
+int64_t hardy_knn_cand_add(const hardy_knn_kargs_t *a, int64_t qi, hardy_knn_cand_t *c, int *n,
+                           float band, hardy_knn_cand_t item);
+/* Direct distances for the list's candidates, then its K best into a->lists[qi]; returns the
+ * direct distance evaluations. */
+int64_t hardy_knn_cand_finish(const hardy_knn_kargs_t *a, int64_t qi, hardy_knn_cand_t *c, int n);
+
+/* ---- the fused path (knn_fused.c) ---- */
+
+/* Non-zero when this CPU runs the fused kernel (x86-64 with AVX-512F and FMA). */
+int hardy_knn_fused_supported(void);
+/* Workspace of a fused search of chunks of up to chunk_rows queries over index blocks of up to
+ * xb rows: packed query panels, a packed index block, candidate lists. Shared by the threads. */
+size_t hardy_knn_fused_bytes(int64_t chunk_rows, int xb, int d, int k);
+/* The search with `threads` OpenMP threads on that workspace (64-byte aligned). Returns direct
+ * distance evaluations. */
+int64_t hardy_knn_fused_search(const hardy_knn_kargs_t *a, int threads, int64_t chunk_rows, int xb,
+                               void *workspace);
+
+#endif
