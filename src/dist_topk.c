@@ -111,6 +111,15 @@ int hardy_topk_allreduce(const hardy_topk_mpi_t *t, hardy_topk_pair_t *lists, in
   return HARDY_OK;
 }
 
+int hardy_topk_iallreduce(const hardy_topk_mpi_t *t, hardy_topk_pair_t *lists, int64_t n_query,
+                          MPI_Comm comm, MPI_Request *req) {
+  if (n_query > INT_MAX / 2)
+    return hardy_fail(HARDY_ERR_INPUT, "top-K merge: %lld lists in one non-blocking reduction "
+                      "(at most %d)", (long long)n_query, INT_MAX / 2);
+  HARDY_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, lists, (int)n_query, t->type, t->op, comm, req));
+  return HARDY_OK;
+}
+
 /* ---- neighbour rows --------------------------------------------------------------------- */
 
 static int64_t find_sorted(const int64_t *ids, int64_t n, int64_t id) {

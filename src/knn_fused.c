@@ -29,7 +29,8 @@
 enum {
   MR = 12,   /* query rows of a register tile */
   NR = 32,   /* index rows of a register tile: two 16-lane vectors */
-  GROUP = HARDY_KNN_GROUP /* query panels sharing one index panel from L2 */
+  GROUP = HARDY_KNN_GROUP, /* query panels sharing one index panel from L2 */
+  PROGRESS_EVERY = 8        /* index panels between progress calls (~1 ms at d = 1536) */
 };
 
 int hardy_knn_fused_supported(void) {
@@ -158,9 +159,11 @@ static int64_t block_panels(const hardy_knn_kargs_t *a, const fused_ws_t *w, int
   int64_t n_direct = 0;
   float v[MR * NR] __attribute__((aligned(64)));
   uint32_t hits[MR];
+  int thread = omp_get_thread_num();
   for (int g0 = p0; g0 < p1; g0 += GROUP) {
     int g1 = HARDY_MIN(g0 + GROUP, p1);
     for (int pb = 0; pb < n_pb; pb++) {
+      if (pb % PROGRESS_EVERY == 0) hardy_knn_progress(a, thread);
       int cols = HARDY_MIN(NR, nb - pb * NR);
       uint32_t col_mask = cols >= 32 ? 0xffffffffu : (1u << cols) - 1u;
       for (int pa = g0; pa < g1; pa++) {

@@ -42,7 +42,16 @@ typedef struct {
   float margin;             /* relative rounding-error band of the expanded distance */
   float x_norm_max;         /* max over x_norm */
   hardy_topk_pair_t *lists; /* [n_query, k] */
+  /* Called now and then by OpenMP thread 0 (the thread that called the search) while the
+   * kernel runs, so that the driver's non-blocking collectives progress; may be NULL. */
+  void (*progress)(void *ctx);
+  void *progress_ctx;
 } hardy_knn_kargs_t;
+
+/* The progress hook, from thread 0 only. */
+static inline void hardy_knn_progress(const hardy_knn_kargs_t *a, int thread) {
+  if (a->progress && thread == 0) a->progress(a->progress_ctx);
+}
 
 /* The band of query qi: candidates within it of the K-th smallest expanded distance are kept. */
 static inline float hardy_knn_band(const hardy_knn_kargs_t *a, int64_t qi) {

@@ -230,8 +230,10 @@ static int64_t search_subblock(const kernel_args_t *a, int xb_max, int64_t q0, i
   int64_t n_direct = 0;
   int d = a->d, cap = hardy_knn_cand_cap(a->k), qb = (int)(q1 - q0);
   memset(n_cand, 0, sizeof(int) * (size_t)qb);
+  int thread = omp_get_thread_num();
   for (int64_t x0 = 0; x0 < a->n_index; x0 += xb_max) {
     int xb = (int)HARDY_MIN((int64_t)xb_max, a->n_index - x0);
+    hardy_knn_progress(a, thread);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, qb, xb, d, -2.0f, a->q + q0 * d, d,
                 a->x + x0 * d, d, 0.0f, tile, xb);
     for (int i = 0; i < qb; i++)
@@ -344,15 +346,24 @@ static int64_t blas_search(const kernel_args_t *a, const workspace_t *w) {
   return n_cand;
 }
 
-/* The kernel on a workspace planned for at least n_query queries over these n_index rows:
- * q_norm [n_query] is filled here. */
-static int64_t topk_local_ws(const float *q, const int64_t *q_id, int64_t n_query, const float *x,
-                             const int64_t *x_id, const float *x_norm, float x_norm_max,
-                             int64_t n_index, int d, int k, float *q_norm, const workspace_t *w,
-                             hardy_topk_pair_t *lists) {
-  row_norms(q, n_query, d, w->threads, q_norm);
-  kernel_args_t a = {q, x, q_norm, x_norm, q_id, x_id, n_query, n_index, d, k,
-                     filter_margin(d), x_norm_max, lists};
+/* The index side of a search: rows, ids and norms, prepared once. */
+typedef struct {
+  const float *x;       /* [n_index, d] */
+  const int64_t *x_id;  /* [n_index] */
+  const float *x_norm;  /* [n_index] */
+  float x_norm_max;
+  int64_t n_index;
+  int d, k;
+} index_side_t;
+
+/* The kernel on a workspace planned for at least n_query queries over this index: q_norm
+ * [n_query] is filled here; progress (may be NULL) is called from thread 0 while it runs. */
+static int64_t topk_local_ws(const index_side_t *ix, const float *q, const int64_t *q_id,
+                             int64_t n_query, float *q_norm, const workspace_t *w,
+                             hardy_topk_pair_t *lists, void (*progress)(void *), void *ctx) {
+  row_norms(q, n_query, ix->d, w->threads, q_norm);
+  kernel_args_t a = {q, ix->x, q_norm, ix->x_norm, q_id, ix->x_id, n_query, ix->n_index, ix->d,
+                     ix->k, filter_margin(ix->d), ix->x_norm_max, lists, progress, ctx};
   if (w->kernel == HARDY_KNN_KERNEL_FUSED)
     return hardy_knn_fused_search(&a, w->threads, w->chunk, w->cap.xb, w->base);
   return blas_search(&a, w);
@@ -367,9 +378,8 @@ int64_t hardy_knn_topk_local(const float *q, const int64_t *q_id, int64_t n_quer
   workspace_t w = workspace_plan(n_query, n_index, d, k, threads);
   int64_t n_cand = -1;
   if (q_norm && x_norm && workspace_alloc(&w) == HARDY_OK) {
-    float x_max = row_norms(x, n_index, d, threads, x_norm);
-    n_cand = topk_local_ws(q, q_id, n_query, x, x_id, x_norm, x_max, n_index, d, k, q_norm, &w,
-                           lists);
+    index_side_t ix = {x, x_id, x_norm, row_norms(x, n_index, d, threads, x_norm), n_index, d, k};
+    n_cand = topk_local_ws(&ix, q, q_id, n_query, q_norm, &w, lists, NULL, NULL);
   }
   free(q_norm), free(x_norm), free(w.base);
   return n_cand;
@@ -383,18 +393,123 @@ void hardy_knn_opts_default(hardy_knn_opts_t *opt, int k) {
   opt->threads = 0;
 }
 
+/* Buffers of the rounds. With several ranks the rounds are pipelined: while round r's block
+ * is searched, round r+1's block is gathered and round r-1's lists are merged, each by a
+ * non-blocking collective that the kernel's progress hook drives; so two of each. */
 typedef struct {
-  float *rows;              /* [n_block, d] gathered queries */
-  int64_t *ids;             /* [n_block] */
-  hardy_topk_pair_t *lists; /* [n_block, k] */
-  int *count, *displ;       /* [nranks] */
-  float *q_norm, *x_norm;   /* [n_block], [n_index] */
-  workspace_t ws;           /* kernel workspace */
+  float *rows[2];              /* [cap, d] gathered queries */
+  int64_t *ids[2];             /* [cap] */
+  hardy_topk_pair_t *lists[2]; /* [cap, k] */
+  int *count[2], *displ[2];    /* [nranks] the block layout of the round in a slot */
+  int *count_out, *displ_out;  /* [nranks] scratch for the copy-out of an earlier round */
+  int64_t *n_all;              /* [nranks] every rank's query count */
+  float *q_norm, *x_norm;      /* [cap], [n_index] */
+  workspace_t ws;              /* kernel workspace */
+  MPI_Request req[3];          /* gather rows, gather ids, merge */
 } round_buf_t;
 
 static void round_buf_free(round_buf_t *b) {
-  free(b->rows), free(b->ids), free(b->lists), free(b->count), free(b->displ);
+  for (int s = 0; s < 2; s++) free(b->rows[s]), free(b->ids[s]), free(b->lists[s]);
+  for (int s = 0; s < 2; s++) free(b->count[s]), free(b->displ[s]);
+  free(b->count_out), free(b->displ_out), free(b->n_all);
   free(b->q_norm), free(b->x_norm), free(b->ws.base);
+}
+
+static int round_buf_alloc(round_buf_t *b, int64_t cap, int d, int k, int nranks) {
+  int ok = 1;
+  for (int s = 0; s < 2; s++) {
+    ok &= (b->rows[s] = hardy_aligned_alloc(sizeof(float) * (size_t)(cap * d + 1), "knn query block")) != NULL;
+    ok &= (b->ids[s] = hardy_malloc(sizeof(int64_t) * (size_t)(cap + 1), "knn query ids")) != NULL;
+    ok &= (b->lists[s] = hardy_malloc(sizeof(hardy_topk_pair_t) * (size_t)(cap * k + 1), "knn lists")) != NULL;
+    ok &= (b->count[s] = hardy_calloc((size_t)nranks, sizeof(int), "knn counts")) != NULL;
+    ok &= (b->displ[s] = hardy_calloc((size_t)nranks, sizeof(int), "knn displs")) != NULL;
+  }
+  ok &= (b->count_out = hardy_calloc((size_t)nranks, sizeof(int), "knn counts")) != NULL;
+  ok &= (b->displ_out = hardy_calloc((size_t)nranks, sizeof(int), "knn displs")) != NULL;
+  ok &= (b->n_all = hardy_calloc((size_t)nranks, sizeof(int64_t), "knn query counts")) != NULL;
+  return ok ? HARDY_OK : HARDY_ERR_RUNTIME;
+}
+
+/* Round r's block: rank s contributes its queries [r per_rank, ...), at most per_rank. Returns
+ * the block's size. */
+static int round_layout(const int64_t *n_all, int nranks, int64_t per_rank, int64_t r, int *count,
+                        int *displ) {
+  int n_block = 0;
+  for (int s = 0; s < nranks; s++) {
+    int64_t left = n_all[s] - r * per_rank;
+    count[s] = (int)HARDY_MAX((int64_t)0, HARDY_MIN(per_rank, left));
+    displ[s] = n_block;
+    n_block += count[s];
+  }
+  return n_block;
+}
+
+/* The kernel's progress hook: lets the pending gather and merge advance. */
+static void progress_requests(void *ctx) {
+  int done;
+  MPI_Testall(3, ((round_buf_t *)ctx)->req, &done, MPI_STATUSES_IGNORE);
+}
+
+typedef struct {
+  const float *q;
+  const int64_t *q_id;
+  int64_t n_query, per_rank;
+  int d, k, rank, nranks;
+  MPI_Datatype row_type;
+  MPI_Comm comm;
+} round_plan_t;
+
+static int start_gather(const round_plan_t *p, round_buf_t *b, int64_t r, int slot) {
+  round_layout(b->n_all, p->nranks, p->per_rank, r, b->count[slot], b->displ[slot]);
+  int64_t q0 = HARDY_MIN(r * p->per_rank, p->n_query);
+  int mine = b->count[slot][p->rank];
+  HARDY_MPI_CHECK(MPI_Iallgatherv(p->q + q0 * p->d, mine, p->row_type, b->rows[slot],
+                                  b->count[slot], b->displ[slot], p->row_type, p->comm, &b->req[0]));
+  HARDY_MPI_CHECK(MPI_Iallgatherv(p->q_id + q0, mine, MPI_INT64_T, b->ids[slot], b->count[slot],
+                                  b->displ[slot], MPI_INT64_T, p->comm, &b->req[1]));
+  return HARDY_OK;
+}
+
+/* Waits for round r's merge (in `slot`) and copies this rank's lists to out. */
+static int finish_round(const round_plan_t *p, round_buf_t *b, int64_t r, int slot,
+                        hardy_topk_pair_t *out) {
+  HARDY_MPI_CHECK(MPI_Wait(&b->req[2], MPI_STATUS_IGNORE));
+  round_layout(b->n_all, p->nranks, p->per_rank, r, b->count_out, b->displ_out);
+  int64_t q0 = HARDY_MIN(r * p->per_rank, p->n_query);
+  memcpy(out + q0 * p->k, b->lists[slot] + (int64_t)b->displ_out[p->rank] * p->k,
+         sizeof(hardy_topk_pair_t) * (size_t)b->count_out[p->rank] * (size_t)p->k);
+  return HARDY_OK;
+}
+
+/* The pipelined rounds (several ranks). Times: exposed waits only. */
+static int search_rounds(const round_plan_t *p, const index_side_t *ix, round_buf_t *b,
+                         const hardy_topk_mpi_t *op, int64_t n_rounds, hardy_topk_pair_t *out,
+                         hardy_knn_stats_t *st) {
+  b->req[0] = b->req[1] = b->req[2] = MPI_REQUEST_NULL;
+  double t0 = hardy_now();
+  HARDY_CHECK(start_gather(p, b, 0, 0));
+  HARDY_MPI_CHECK(MPI_Waitall(2, b->req, MPI_STATUSES_IGNORE));
+  st->t_gather += hardy_now() - t0;
+  for (int64_t r = 0; r < n_rounds; r++) {
+    int slot = (int)(r & 1);
+    int n_block = round_layout(b->n_all, p->nranks, p->per_rank, r, b->count_out, b->displ_out);
+    double t1 = hardy_now();
+    if (r + 1 < n_rounds) HARDY_CHECK(start_gather(p, b, r + 1, slot ^ 1));
+    double t2 = hardy_now();
+    st->n_candidates += topk_local_ws(ix, b->rows[slot], b->ids[slot], n_block, b->q_norm, &b->ws,
+                                      b->lists[slot], progress_requests, b);
+    double t3 = hardy_now();
+    if (r > 0) HARDY_CHECK(finish_round(p, b, r - 1, slot ^ 1, out));
+    HARDY_CHECK(hardy_topk_iallreduce(op, b->lists[slot], n_block, p->comm, &b->req[2]));
+    double t4 = hardy_now();
+    if (r + 1 < n_rounds) HARDY_MPI_CHECK(MPI_Waitall(2, b->req, MPI_STATUSES_IGNORE));
+    double t5 = hardy_now();
+    st->t_gather += (t2 - t1) + (t5 - t4), st->t_kernel += t3 - t2, st->t_allreduce += t4 - t3;
+  }
+  double t6 = hardy_now();
+  if (n_rounds > 0) HARDY_CHECK(finish_round(p, b, n_rounds - 1, (int)((n_rounds - 1) & 1), out));
+  st->t_allreduce += hardy_now() - t6;
+  return HARDY_OK;
 }
 
 int hardy_knn_search_l2(const float *q, const int64_t *q_id, int64_t n_query, const float *x,
@@ -424,14 +539,7 @@ int hardy_knn_search_l2(const float *q, const int64_t *q_id, int64_t n_query, co
                         (long long)opt->query_block);
   round_buf_t b = {0};
   int64_t cap = per_rank * nranks;
-  if (nranks > 1 && status == HARDY_OK) {
-    b.rows = hardy_aligned_alloc(sizeof(float) * (size_t)(cap * d + 1), "knn query block");
-    b.ids = hardy_malloc(sizeof(int64_t) * (size_t)(cap + 1), "knn query ids");
-    b.lists = hardy_malloc(sizeof(hardy_topk_pair_t) * (size_t)(cap * k + 1), "knn lists");
-    b.count = hardy_calloc((size_t)nranks, sizeof(int), "knn counts");
-    b.displ = hardy_calloc((size_t)nranks, sizeof(int), "knn displs");
-    if (!b.rows || !b.ids || !b.lists || !b.count || !b.displ) status = HARDY_ERR_RUNTIME;
-  }
+  if (nranks > 1 && status == HARDY_OK) status = round_buf_alloc(&b, cap, d, k, nranks);
   int threads = opt->threads > 0 ? opt->threads : omp_get_max_threads();
   b.q_norm = hardy_malloc(sizeof(float) * (size_t)(cap + 1), "knn query norms");
   b.x_norm = hardy_malloc(sizeof(float) * (size_t)(n_index + 1), "knn index norms");
@@ -443,46 +551,29 @@ int hardy_knn_search_l2(const float *q, const int64_t *q_id, int64_t n_query, co
   if (status == HARDY_OK && MPI_Type_contiguous(d, MPI_FLOAT, &row_type) == MPI_SUCCESS)
     MPI_Type_commit(&row_type);
   status = hardy_agree(status, comm);
-  double t_gather = 0, t_kernel = 0, t_reduce = 0;
-  float x_max = status == HARDY_OK ? row_norms(x, n_index, d, threads, b.x_norm) : 0.0f;
-  int64_t n_cand = 0;
-  for (int64_t r = 0; status == HARDY_OK && r < n_rounds; r++) {
-    int64_t q0 = HARDY_MIN(r * per_rank, n_query), q1 = HARDY_MIN(q0 + per_rank, n_query);
-    int mine = (int)(q1 - q0);
-    double t0 = hardy_now();
+  hardy_knn_stats_t st = {0};
+  if (status == HARDY_OK) {
+    index_side_t ix = {x, x_id, b.x_norm, row_norms(x, n_index, d, threads, b.x_norm), n_index, d, k};
     if (nranks == 1) {
       /* one rank: the block is this rank's own rows; search them in place, no copies */
       double t1 = hardy_now();
-      n_cand += topk_local_ws(q + q0 * d, q_id + q0, mine, x, x_id, b.x_norm, x_max, n_index, d, k,
-                              b.q_norm, &b.ws, out + q0 * k);
-      t_kernel += hardy_now() - t1;
-      continue;
+      st.n_candidates = topk_local_ws(&ix, q, q_id, n_query, b.q_norm, &b.ws, out, NULL, NULL);
+      st.t_kernel = hardy_now() - t1;
+    } else {
+      round_plan_t plan = {q, q_id, n_query, per_rank, d, k, rank, nranks, row_type, comm};
+      if (MPI_Allgather(&n_query, 1, MPI_INT64_T, b.n_all, 1, MPI_INT64_T, comm) != MPI_SUCCESS)
+        status = hardy_fail(HARDY_ERR_RUNTIME, "knn search: MPI_Allgather of query counts failed");
+      else
+        status = search_rounds(&plan, &ix, &b, &op, n_rounds, out, &st);
     }
-    HARDY_MPI_CHECK(MPI_Allgather(&mine, 1, MPI_INT, b.count, 1, MPI_INT, comm));
-    int n_block = 0;
-    for (int s = 0; s < nranks; s++) {
-      b.displ[s] = n_block;
-      n_block += b.count[s];
-    }
-    HARDY_MPI_CHECK(MPI_Allgatherv(q + q0 * d, mine, row_type, b.rows, b.count, b.displ, row_type, comm));
-    HARDY_MPI_CHECK(MPI_Allgatherv(q_id + q0, mine, MPI_INT64_T, b.ids, b.count, b.displ,
-                                   MPI_INT64_T, comm));
-    double t1 = hardy_now();
-    n_cand += topk_local_ws(b.rows, b.ids, n_block, x, x_id, b.x_norm, x_max, n_index, d, k,
-                            b.q_norm, &b.ws, b.lists);
-    double t2 = hardy_now();
-    HARDY_CHECK(hardy_topk_allreduce(&op, b.lists, n_block, comm));
-    memcpy(out + q0 * k, b.lists + (int64_t)b.displ[rank] * k, sizeof(hardy_topk_pair_t) * (size_t)mine * k);
-    double t3 = hardy_now();
-    t_gather += t1 - t0, t_kernel += t2 - t1, t_reduce += t3 - t2;
   }
   if (row_type != MPI_DATATYPE_NULL) MPI_Type_free(&row_type);
   hardy_topk_mpi_free(&op);
   round_buf_free(&b);
   if (stats) {
-    stats->t_gather += t_gather, stats->t_kernel += t_kernel, stats->t_allreduce += t_reduce;
-    stats->n_candidates += n_cand, stats->n_rounds += n_rounds;
-    stats->t_total += hardy_now() - t_start;
+    stats->t_gather += st.t_gather, stats->t_kernel += st.t_kernel;
+    stats->t_allreduce += st.t_allreduce, stats->n_candidates += st.n_candidates;
+    stats->n_rounds += n_rounds, stats->t_total += hardy_now() - t_start;
   }
   return status;
 }

@@ -57,6 +57,10 @@ void hardy_topk_mpi_free(hardy_topk_mpi_t *t);
  * rank passes the same n_query. */
 int hardy_topk_allreduce(const hardy_topk_mpi_t *t, hardy_topk_pair_t *lists, int64_t n_query,
                          MPI_Comm comm);
+/* The same merge started as ONE MPI_Iallreduce (n_query <= INT_MAX / 2); lists must stay
+ * untouched until *req completes (MPI_Wait/MPI_Test). Collective over comm. */
+int hardy_topk_iallreduce(const hardy_topk_mpi_t *t, hardy_topk_pair_t *lists, int64_t n_query,
+                          MPI_Comm comm, MPI_Request *req);
 
 /* Neighbour-row fetch: rank r owns the rows of the global ids own_id[0..n_own) (ascending; the
  * ranks' id ranges must not overlap, as with dataset shards). Up to HARDY_ROWS_MAX_FIELDS
