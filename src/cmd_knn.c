@@ -356,8 +356,10 @@ static int run(const knn_args_t *a, knn_state_t *s, MPI_Comm comm) {
   opt.query_block = a->query_block;
   hardy_knn_stats_t st;
   HARDY_CHECK(hardy_knn_search(&ix, &rows, s->mask, &opt, s->id, s->dist, &st, comm));
-  hardy_log_info("knn: %lld queries, k %d, %.2f s (kernel %.2f s, allreduce %.2f s)",
-                 (long long)ix.n_global, a->k, st.t_total, st.t_kernel, st.t_allreduce);
+  hardy_log_info("knn: %lld queries, k %d, %.2f s (kernel %.2f s, exposed gather %.2f s and "
+                 "allreduce %.2f s; %s kernel, tile %s)", (long long)ix.n_global, a->k, st.t_total,
+                 st.t_kernel, st.t_gather, st.t_allreduce, hardy_knn_kernel_name(),
+                 hardy_knn_tile_string());
   table_t t = {sh->utt_id, s->id, s->dist, s->mask, n, ix.mu};
   return write_table(a, &t, comm);
 }
