@@ -146,9 +146,9 @@ static void usage(void) {
          "  2560), (4096, 100000, 1024) beside the sgemm peak on the same threads (per rank).\n"
          "  --size replaces those sizes (repeatable, up to 8); --repeat reports the best of N\n"
          "  searches (default 1); --query-block is the search's queries per round over all ranks;\n"
-         "  --quick uses small sizes (smoke test). HARDY_KNN_KERNEL=auto|fused|blas picks the\n"
-         "  kernel (now %s) and HARDY_KNN_TILE=QBxXB its tile (query rows per thread x index\n"
-         "  rows; now %s).\n", hardy_knn_kernel_name(), hardy_knn_tile_string());
+         "  --quick uses small sizes (smoke test). HARDY_KNN_KERNEL=auto|fused|fused-avx512|\n"
+         "  fused-avx2|blas picks the kernel (now %s) and HARDY_KNN_TILE=QBxXB its tile (query\n"
+         "  rows per thread x index rows; now %s).\n", hardy_knn_kernel_name(), hardy_knn_tile_string());
 }
 
 int hardy_bench_knn(int argc, char **argv) {

@@ -17,9 +17,14 @@ typedef struct {
 } hardy_knn_tile_t;
 hardy_knn_tile_t hardy_knn_tile_config(void);
 
-/* Which kernel a search runs: the fused register tiles (x86-64 with AVX-512F) or sgemm tiles
- * plus a vector filter pass (any machine). HARDY_KNN_KERNEL=auto|fused|blas. */
-typedef enum { HARDY_KNN_KERNEL_BLAS = 0, HARDY_KNN_KERNEL_FUSED = 1 } hardy_knn_kernel_t;
+/* Which kernel a search runs: fused register tiles (x86-64 with AVX-512F, or AVX2 and FMA) or
+ * sgemm tiles plus a vector filter pass (any machine). HARDY_KNN_KERNEL=auto|fused|
+ * fused-avx512|fused-avx2|blas; auto and fused take the best fused kernel this CPU runs. */
+typedef enum {
+  HARDY_KNN_KERNEL_BLAS = 0,
+  HARDY_KNN_KERNEL_AVX512 = 1,
+  HARDY_KNN_KERNEL_AVX2 = 2
+} hardy_knn_kernel_t;
 hardy_knn_kernel_t hardy_knn_kernel_config(void);
 
 /* A candidate of one query: its GEMM-expanded distance (approx), its direct distance once
@@ -73,14 +78,16 @@ int64_t hardy_knn_cand_finish(const hardy_knn_kargs_t *a, int64_t qi, hardy_knn_
 
 /* ---- the fused path (knn_fused.c) ---- */
 
-/* Non-zero when this CPU runs the fused kernel (x86-64 with AVX-512F and FMA). */
-int hardy_knn_fused_supported(void);
+/* The best fused kernel this CPU runs (HARDY_KNN_KERNEL_BLAS: none). */
+hardy_knn_kernel_t hardy_knn_fused_best(void);
+/* Non-zero when this CPU runs the fused kernel `kernel`. */
+int hardy_knn_fused_supported(hardy_knn_kernel_t kernel);
 /* Workspace of a fused search of chunks of up to chunk_rows queries over index blocks of up to
  * xb rows: packed query panels, a packed index block, candidate lists. Shared by the threads. */
-size_t hardy_knn_fused_bytes(int64_t chunk_rows, int xb, int d, int k);
+size_t hardy_knn_fused_bytes(hardy_knn_kernel_t kernel, int64_t chunk_rows, int xb, int d, int k);
 /* The search with `threads` OpenMP threads on that workspace (64-byte aligned). Returns direct
- * distance evaluations. */
-int64_t hardy_knn_fused_search(const hardy_knn_kargs_t *a, int threads, int64_t chunk_rows, int xb,
-                               void *workspace);
+ * distance evaluations (-1 if `kernel` is not a fused kernel). */
+int64_t hardy_knn_fused_search(const hardy_knn_kargs_t *a, hardy_knn_kernel_t kernel, int threads,
+                               int64_t chunk_rows, int xb, void *workspace);
 
 #endif

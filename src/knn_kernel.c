@@ -2,8 +2,9 @@
  * layer"). Both kernel paths compute the expanded distance |q|^2 + |x|^2 - 2 q.x block by block
  * and filter it against each query's current K-th value right away; no distance matrix
  * outlives its block:
- *   fused (knn_fused.c, x86-64 with AVX-512F): register tiles of 12 queries x 32 index rows
- *     over packed operands, compared in registers; nothing but hits leaves the registers;
+ *   fused (knn_fused.c, x86-64 with AVX-512F or AVX2): register tiles of 12 x 32 (AVX-512)
+ *     or 6 x 16 (AVX2) over packed operands, compared in registers; nothing but hits leaves
+ *     the registers;
  *   blas (here, any machine): sgemm (alpha = -2) into a query sub-block x index block tile,
  *     then one vector pass over the tile.
  * Survivors of the filter get their distance recomputed directly (fixed-order double sum of
@@ -29,7 +30,9 @@
  * spill from L2; the fused path packs a chunk of QB rows per thread once and each index block
  * once per chunk. HARDY_KNN_TILE=QBxXB overrides them at run time (docs/KNN.md). */
 enum { LANES = 16, SCAN = 64, QB_MAX = 16384, XB_MAX = 65536 };
-static const int DEFAULT_QB[2] = {2048, 4096}, DEFAULT_XB[2] = {4096, 4096}; /* blas, fused */
+/* blas, fused-avx512, fused-avx2 */
+static const int DEFAULT_QB[3] = {2048, 4096, 4096}, DEFAULT_XB[3] = {4096, 4096, 4096};
+static const char *const KERNEL_NAME[3] = {"blas", "fused-avx512", "fused-avx2"};
 typedef hardy_knn_tile_t tile_t;
 typedef hardy_knn_cand_t cand_t;
 typedef hardy_knn_kargs_t kernel_args_t;
@@ -55,17 +58,22 @@ static struct {
 
 static void config_once(void) {
   if (knn_config.done) return;
-  hardy_knn_kernel_t kernel = hardy_knn_fused_supported() ? HARDY_KNN_KERNEL_FUSED : HARDY_KNN_KERNEL_BLAS;
+  hardy_knn_kernel_t best = hardy_knn_fused_best(), kernel = best;
   const char *kind = getenv("HARDY_KNN_KERNEL");
-  if (kind && *kind && strcmp(kind, "auto") != 0) {
-    if (!strcmp(kind, "blas"))
-      kernel = HARDY_KNN_KERNEL_BLAS;
-    else if (!strcmp(kind, "fused") && hardy_knn_fused_supported())
-      kernel = HARDY_KNN_KERNEL_FUSED;
-    else if (!strcmp(kind, "fused"))
-      hardy_log_warn("HARDY_KNN_KERNEL=fused: this CPU lacks AVX-512F; using the blas kernel");
-    else
-      hardy_log_warn("HARDY_KNN_KERNEL='%s' ignored: expected auto, fused or blas", kind);
+  if (kind && *kind && strcmp(kind, "auto") != 0 && strcmp(kind, "fused") != 0) {
+    int found = 0;
+    for (int i = 0; i < 3; i++)
+      if (!strcmp(kind, KERNEL_NAME[i])) {
+        found = 1;
+        if (i == HARDY_KNN_KERNEL_BLAS || hardy_knn_fused_supported((hardy_knn_kernel_t)i))
+          kernel = (hardy_knn_kernel_t)i;
+        else
+          hardy_log_warn("HARDY_KNN_KERNEL=%s: this CPU cannot run it; using %s", kind,
+                         KERNEL_NAME[best]);
+      }
+    if (!found)
+      hardy_log_warn("HARDY_KNN_KERNEL='%s' ignored: expected auto, fused, fused-avx512, "
+                     "fused-avx2 or blas", kind);
   }
   tile_t t = {DEFAULT_QB[kernel], DEFAULT_XB[kernel]};
   const char *env = getenv("HARDY_KNN_TILE");
@@ -92,9 +100,7 @@ const char *hardy_knn_tile_string(void) {
   return text;
 }
 
-const char *hardy_knn_kernel_name(void) {
-  return hardy_knn_kernel_config() == HARDY_KNN_KERNEL_FUSED ? "fused-avx512" : "blas";
-}
+const char *hardy_knn_kernel_name(void) { return KERNEL_NAME[hardy_knn_kernel_config()]; }
 
 /* sum (a - b)^2 in double with 32 independent partial sums (four vector accumulators) in a
  * fixed order: exact to ~1e-16 whatever the caller's blocking, so rounding it to float32
@@ -279,9 +285,9 @@ static size_t ws_cand_bytes(tile_t t, int k) {
 static workspace_t workspace_plan(int64_t max_query, int64_t n_index, int d, int k, int threads) {
   workspace_t w = {NULL, hardy_knn_kernel_config(), {0, index_block(n_index)}, 0, 0, threads, 0};
   w.cap.qb = (int)HARDY_MAX((int64_t)1, HARDY_MIN((int64_t)hardy_knn_tile_config().qb, max_query));
-  if (w.kernel == HARDY_KNN_KERNEL_FUSED) {
+  if (w.kernel != HARDY_KNN_KERNEL_BLAS) {
     w.chunk = HARDY_MIN((int64_t)w.cap.qb * threads, HARDY_MAX(max_query, (int64_t)1));
-    w.bytes = hardy_knn_fused_bytes(w.chunk, w.cap.xb, d, k);
+    w.bytes = hardy_knn_fused_bytes(w.kernel, w.chunk, w.cap.xb, d, k);
   } else {
     w.stride = ws_tile_bytes(w.cap) + ws_cand_bytes(w.cap, k) + align64(sizeof(int) * (size_t)w.cap.qb);
     w.bytes = w.stride * (size_t)threads;
@@ -364,8 +370,8 @@ static int64_t topk_local_ws(const index_side_t *ix, const float *q, const int64
   row_norms(q, n_query, ix->d, w->threads, q_norm);
   kernel_args_t a = {q, ix->x, q_norm, ix->x_norm, q_id, ix->x_id, n_query, ix->n_index, ix->d,
                      ix->k, filter_margin(ix->d), ix->x_norm_max, lists, progress, ctx};
-  if (w->kernel == HARDY_KNN_KERNEL_FUSED)
-    return hardy_knn_fused_search(&a, w->threads, w->chunk, w->cap.xb, w->base);
+  if (w->kernel != HARDY_KNN_KERNEL_BLAS)
+    return hardy_knn_fused_search(&a, w->kernel, w->threads, w->chunk, w->cap.xb, w->base);
   return blas_search(&a, w);
 }
 

@@ -98,14 +98,15 @@ void hardy_knn_embed(const hardy_knn_index_t *ix, const hardy_knn_rows_t *rows, 
                      const int64_t *row_list, int64_t n_list, float *out);
 
 /* Kernel tile: query rows per thread x index rows per block. Defaults: 4096 x 4096 for the
- * fused kernel, 2048 x 4096 for the blas one (tuned in docs/KNN.md). The environment variable
+ * fused kernels, 2048 x 4096 for the blas one (tuned in docs/KNN.md). The environment variable
  * HARDY_KNN_TILE=QBxXB overrides them at run time (read once; an invalid value is reported and
  * ignored). hardy_knn_tile_string() gives the tile in effect, "QBxXB". */
 const char *hardy_knn_tile_string(void);
-/* The kernel in effect: "fused-avx512" (register tiles over packed operands, compared in
- * registers; x86-64 with AVX-512F) or "blas" (sgemm tiles plus a vector filter pass; any
- * machine). HARDY_KNN_KERNEL=auto|fused|blas chooses (read once; auto = fused when the CPU has
- * it). Both give identical results. */
+/* The kernel in effect: "fused-avx512" or "fused-avx2" (register tiles over packed operands,
+ * compared in registers; x86-64 with AVX-512F, or AVX2 + FMA) or "blas" (sgemm tiles plus a
+ * vector filter pass; any machine). HARDY_KNN_KERNEL=auto|fused|fused-avx512|fused-avx2|blas
+ * chooses (read once; auto and fused = the best fused kernel the CPU runs). All give identical
+ * results. */
 const char *hardy_knn_kernel_name(void);
 /* Kernel workspace of a search of up to max_query queries (per round) over n_index local rows
  * of dimension d with `threads` threads (0 = default): blas, per thread a tile of
