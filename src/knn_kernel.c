@@ -30,6 +30,7 @@
  * spill from L2; the fused path packs a chunk of QB rows per thread once and each index block
  * once per chunk. HARDY_KNN_TILE=QBxXB overrides them at run time (docs/KNN.md). */
 enum { LANES = 16, SCAN = 64, QB_MAX = 16384, XB_MAX = 65536 };
+#define PACK_BYTES ((int64_t)64 << 20)
 /* blas, fused-avx512, fused-avx2 */
 static const int DEFAULT_QB[3] = {2048, 4096, 4096}, DEFAULT_XB[3] = {4096, 4096, 4096};
 static const char *const KERNEL_NAME[3] = {"blas", "fused-avx512", "fused-avx2"};
@@ -255,9 +256,8 @@ static int64_t search_subblock(const kernel_args_t *a, int xb_max, int64_t q0, i
 
 /* Index blocks of equal size, none above the configured width (a short last block would run
  * at a poor shape). */
-static int index_block(int64_t n_index) {
-  tile_t cfg = hardy_knn_tile_config();
-  int64_t n_blk = HARDY_MAX((int64_t)1, (n_index + cfg.xb - 1) / cfg.xb);
+static int index_block(int64_t n_index, int xb_max) {
+  int64_t n_blk = HARDY_MAX((int64_t)1, (n_index + xb_max - 1) / xb_max);
   return (int)HARDY_MAX((int64_t)1, (n_index + n_blk - 1) / n_blk);
 }
 
@@ -283,8 +283,15 @@ static size_t ws_cand_bytes(tile_t t, int k) {
 }
 
 static workspace_t workspace_plan(int64_t max_query, int64_t n_index, int d, int k, int threads) {
-  workspace_t w = {NULL, hardy_knn_kernel_config(), {0, index_block(n_index)}, 0, 0, threads, 0};
-  w.cap.qb = (int)HARDY_MAX((int64_t)1, HARDY_MIN((int64_t)hardy_knn_tile_config().qb, max_query));
+  tile_t cfg = hardy_knn_tile_config();
+  hardy_knn_kernel_t kernel = hardy_knn_kernel_config();
+  if (kernel != HARDY_KNN_KERNEL_BLAS) {
+    /* the fused kernel's packed copies grow with d: at most PACK_BYTES per thread and block */
+    int rows = (int)HARDY_MIN((int64_t)QB_MAX, HARDY_MAX((int64_t)64, PACK_BYTES / (4 * (int64_t)d)));
+    cfg.qb = HARDY_MIN(cfg.qb, rows), cfg.xb = HARDY_MIN(cfg.xb, rows);
+  }
+  workspace_t w = {NULL, kernel, {0, index_block(n_index, cfg.xb)}, 0, 0, threads, 0};
+  w.cap.qb = (int)HARDY_MAX((int64_t)1, HARDY_MIN((int64_t)cfg.qb, max_query));
   if (w.kernel != HARDY_KNN_KERNEL_BLAS) {
     w.chunk = HARDY_MIN((int64_t)w.cap.qb * threads, HARDY_MAX(max_query, (int64_t)1));
     w.bytes = hardy_knn_fused_bytes(w.kernel, w.chunk, w.cap.xb, d, k);
