@@ -1,7 +1,8 @@
 #!/bin/bash
 # `hardy-hpc knn` end to end at 2 ranks on a small synthetic file, against a numpy brute-force
 # reference (check_knn.py): a fixed condition, random masks with k beyond the split size, the
-# validation split, the embedding space, and input errors (exit code 2, no hang).
+# validation split, the embedding space, and input errors (exit code 2, no hang); the table is
+# identical for every kernel and rank count.
 set -euo pipefail
 : "${HARDY_BIN:?}" "${MPIEXEC:?}" "${SOURCE_DIR:?}"
 PY=${PYTHON:-/usr/bin/python3}
@@ -17,6 +18,21 @@ run knn --data "$T/d.h5" --k 400 --missing-rate 0.5 --seed 9 --query-block 50 --
 "$PY" "$CHECK" "$T/d.h5" "$T/n_rate.h5" 0
 run knn --data "$T/d.h5" --k 3 --condition tv --split val --out "$T/n_val.h5"
 "$PY" "$CHECK" "$T/d.h5" "$T/n_val.h5" 1
+
+# every kernel and rank count writes the same table, bit for bit (the lists hold direct
+# distances, ordered by (distance, id))
+for kernel in blas fused-avx2 fused-avx512; do
+  for n in 1 3; do
+    HARDY_KNN_KERNEL=$kernel "$MPIEXEC" -n $n $MPIEXEC_FLAGS -x HARDY_KNN_KERNEL "$HARDY_BIN" knn \
+      --data "$T/d.h5" --k 400 --missing-rate 0.5 --seed 9 --query-block 50 \
+      --out "$T/n_$kernel$n.h5" 2>&1 | grep -q "$kernel kernel\|cannot run it" ||
+      { echo "kernel $kernel at $n ranks: no kernel line"; exit 1; }
+    for ds in id dist query_id; do
+      h5diff "$T/n_rate.h5" "$T/n_$kernel$n.h5" /neighbors/$ds ||
+        { echo "kernel $kernel at $n ranks: /neighbors/$ds differs"; exit 1; }
+    done
+  done
+done
 
 # embedding space: random embeddings for every utterance of the file
 "$PY" - "$T/d.h5" "$T/e.h5" <<'PYEOF'
