@@ -150,7 +150,6 @@ typedef struct {
   int *n_cand;             /* [chunk] */
 } fused_ws_t;
 
-static size_t align64(size_t n) { return (n + 63) / 64 * 64; }
 static int64_t panels(int64_t rows, int r) { return (rows + r - 1) / r; }
 
 /* Lays the parts out from base (NULL: just sizes) and returns the total bytes. */
@@ -166,7 +165,7 @@ static size_t ws_layout(char *base, const isa_t *isa, int64_t chunk, int xb, int
   size_t at = 0;
   for (int i = 0; i < 7; i++) {
     part[i] = base ? base + at : NULL;
-    at += align64(sizes[i]);
+    at += hardy_knn_align64(sizes[i]);
   }
   if (w) *w = (fused_ws_t){part[0], part[1], part[2], part[3], part[4], part[5], part[6]};
   return at;
@@ -200,14 +199,10 @@ static void pack_panel(const float *rows, int n_valid, int d, int r_panel, float
 static int64_t take_hits(const hardy_knn_kargs_t *a, int64_t qi, const float *v, uint32_t hits,
                          int64_t col0, hardy_knn_cand_t *c, int *n, float *lim) {
   float band = hardy_knn_band(a, qi);
-  int64_t self = a->q_id[qi], n_direct = 0;
+  int64_t n_direct = 0;
   for (; hits; hits &= hits - 1) {
     int j = __builtin_ctz(hits);
-    int64_t id = a->x_id[col0 + j];
-    if (v[j] > *lim || id == self) continue;
-    hardy_knn_cand_t item = {HARDY_MAX(v[j], 0.0f), -1.0f, id, col0 + j};
-    n_direct += hardy_knn_cand_add(a, qi, c, n, band, item);
-    *lim = hardy_knn_limit(a, c, *n, band);
+    n_direct += hardy_knn_cand_offer(a, qi, c, n, band, lim, v[j], a->x_id[col0 + j], col0 + j);
   }
   return n_direct;
 }

@@ -72,9 +72,24 @@ static inline float hardy_knn_limit(const hardy_knn_kargs_t *a, const hardy_knn_
  * the direct distance evaluations a compaction made. */
 int64_t hardy_knn_cand_add(const hardy_knn_kargs_t *a, int64_t qi, hardy_knn_cand_t *c, int *n,
                            float band, hardy_knn_cand_t item);
+/* Offer index row pos (global id) with expanded distance v to query qi's list: kept when v is
+ * within the current limit *lim and the row is not the query itself; *lim is updated. Returns
+ * the direct distance evaluations a compaction made. The one way both kernels feed lists. */
+static inline int64_t hardy_knn_cand_offer(const hardy_knn_kargs_t *a, int64_t qi,
+                                           hardy_knn_cand_t *c, int *n, float band, float *lim,
+                                           float v, int64_t id, int64_t pos) {
+  if (v > *lim || id == a->q_id[qi]) return 0;
+  hardy_knn_cand_t item = {v > 0.0f ? v : 0.0f, -1.0f, id, pos};
+  int64_t n_direct = hardy_knn_cand_add(a, qi, c, n, band, item);
+  *lim = hardy_knn_limit(a, c, *n, band);
+  return n_direct;
+}
 /* Direct distances for the list's candidates, then its K best into a->lists[qi]; returns the
  * direct distance evaluations. */
 int64_t hardy_knn_cand_finish(const hardy_knn_kargs_t *a, int64_t qi, hardy_knn_cand_t *c, int n);
+
+/* Bytes rounded up to a whole number of 64-byte cache lines (workspace part sizes). */
+static inline size_t hardy_knn_align64(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
 /* ---- the fused path (knn_fused.c) ---- */
 

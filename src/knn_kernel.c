@@ -214,18 +214,14 @@ static int64_t filter_row(const kernel_args_t *a, int64_t qi, const float *row, 
                           const int64_t *xid, int64_t x0, int xb, cand_t *c, int *n_cand) {
   float qn = a->q_norm[qi], band = hardy_knn_band(a, qi);
   float lim = hardy_knn_limit(a, c, *n_cand, band);
-  int64_t self = a->q_id[qi], n_direct = 0;
+  int64_t n_direct = 0;
   for (int c0 = 0; c0 < xb; c0 += SCAN) {
     int c1 = HARDY_MIN(c0 + SCAN, xb), hit = 0;
     for (int j = c0; j < c1; j++) hit |= row[j] + qn + xn[j] <= lim;
     if (!hit) continue;
-    for (int j = c0; j < c1; j++) {
-      float v = row[j] + qn + xn[j];
-      if (v > lim || xid[j] == self) continue;
-      cand_t item = {HARDY_MAX(v, 0.0f), -1.0f, xid[j], x0 + j};
-      n_direct += hardy_knn_cand_add(a, qi, c, n_cand, band, item);
-      lim = hardy_knn_limit(a, c, *n_cand, band);
-    }
+    for (int j = c0; j < c1; j++)
+      n_direct += hardy_knn_cand_offer(a, qi, c, n_cand, band, &lim, row[j] + qn + xn[j], xid[j],
+                                       x0 + j);
   }
   return n_direct;
 }
@@ -276,10 +272,11 @@ typedef struct {
   int64_t chunk; /* fused: queries per chunk (all threads) */
 } workspace_t;
 
-static size_t align64(size_t n) { return (n + 63) / 64 * 64; }
-static size_t ws_tile_bytes(tile_t t) { return align64(sizeof(float) * (size_t)t.qb * (size_t)t.xb); }
+static size_t ws_tile_bytes(tile_t t) {
+  return hardy_knn_align64(sizeof(float) * (size_t)t.qb * (size_t)t.xb);
+}
 static size_t ws_cand_bytes(tile_t t, int k) {
-  return align64(sizeof(cand_t) * (size_t)t.qb * (size_t)hardy_knn_cand_cap(k));
+  return hardy_knn_align64(sizeof(cand_t) * (size_t)t.qb * (size_t)hardy_knn_cand_cap(k));
 }
 
 static workspace_t workspace_plan(int64_t max_query, int64_t n_index, int d, int k, int threads) {
@@ -296,7 +293,8 @@ static workspace_t workspace_plan(int64_t max_query, int64_t n_index, int d, int
     w.chunk = HARDY_MIN((int64_t)w.cap.qb * threads, HARDY_MAX(max_query, (int64_t)1));
     w.bytes = hardy_knn_fused_bytes(w.kernel, w.chunk, w.cap.xb, d, k);
   } else {
-    w.stride = ws_tile_bytes(w.cap) + ws_cand_bytes(w.cap, k) + align64(sizeof(int) * (size_t)w.cap.qb);
+    w.stride = ws_tile_bytes(w.cap) + ws_cand_bytes(w.cap, k) +
+               hardy_knn_align64(sizeof(int) * (size_t)w.cap.qb);
     w.bytes = w.stride * (size_t)threads;
   }
   return w;
@@ -414,7 +412,7 @@ typedef struct {
   int64_t *ids[2];             /* [cap] */
   hardy_topk_pair_t *lists[2]; /* [cap, k] */
   int *count[2], *displ[2];    /* [nranks] the block layout of the round in a slot */
-  int *count_out, *displ_out;  /* [nranks] scratch for the copy-out of an earlier round */
+  int n_block[2];              /* the block size of the round in a slot */
   int64_t *n_all;              /* [nranks] every rank's query count */
   float *q_norm, *x_norm;      /* [cap], [n_index] */
   workspace_t ws;              /* kernel workspace */
@@ -424,7 +422,7 @@ typedef struct {
 static void round_buf_free(round_buf_t *b) {
   for (int s = 0; s < 2; s++) free(b->rows[s]), free(b->ids[s]), free(b->lists[s]);
   for (int s = 0; s < 2; s++) free(b->count[s]), free(b->displ[s]);
-  free(b->count_out), free(b->displ_out), free(b->n_all);
+  free(b->n_all);
   free(b->q_norm), free(b->x_norm), free(b->ws.base);
 }
 
@@ -437,20 +435,21 @@ static int round_buf_alloc(round_buf_t *b, int64_t cap, int d, int k, int nranks
     ok &= (b->count[s] = hardy_calloc((size_t)nranks, sizeof(int), "knn counts")) != NULL;
     ok &= (b->displ[s] = hardy_calloc((size_t)nranks, sizeof(int), "knn displs")) != NULL;
   }
-  ok &= (b->count_out = hardy_calloc((size_t)nranks, sizeof(int), "knn counts")) != NULL;
-  ok &= (b->displ_out = hardy_calloc((size_t)nranks, sizeof(int), "knn displs")) != NULL;
   ok &= (b->n_all = hardy_calloc((size_t)nranks, sizeof(int64_t), "knn query counts")) != NULL;
   return ok ? HARDY_OK : HARDY_ERR_RUNTIME;
 }
 
-/* Round r's block: rank s contributes its queries [r per_rank, ...), at most per_rank. Returns
- * the block's size. */
+/* Queries rank s (n_s in all) contributes to round r: at most per_rank. */
+static int round_count(int64_t n_s, int64_t per_rank, int64_t r) {
+  return (int)HARDY_MAX((int64_t)0, HARDY_MIN(per_rank, n_s - r * per_rank));
+}
+
+/* Round r's block layout over the ranks; returns the block's size. */
 static int round_layout(const int64_t *n_all, int nranks, int64_t per_rank, int64_t r, int *count,
                         int *displ) {
   int n_block = 0;
   for (int s = 0; s < nranks; s++) {
-    int64_t left = n_all[s] - r * per_rank;
-    count[s] = (int)HARDY_MAX((int64_t)0, HARDY_MIN(per_rank, left));
+    count[s] = round_count(n_all[s], per_rank, r);
     displ[s] = n_block;
     n_block += count[s];
   }
@@ -473,7 +472,7 @@ typedef struct {
 } round_plan_t;
 
 static int start_gather(const round_plan_t *p, round_buf_t *b, int64_t r, int slot) {
-  round_layout(b->n_all, p->nranks, p->per_rank, r, b->count[slot], b->displ[slot]);
+  b->n_block[slot] = round_layout(b->n_all, p->nranks, p->per_rank, r, b->count[slot], b->displ[slot]);
   int64_t q0 = HARDY_MIN(r * p->per_rank, p->n_query);
   int mine = b->count[slot][p->rank];
   HARDY_MPI_CHECK(MPI_Iallgatherv(p->q + q0 * p->d, mine, p->row_type, b->rows[slot],
@@ -483,14 +482,17 @@ static int start_gather(const round_plan_t *p, round_buf_t *b, int64_t r, int sl
   return HARDY_OK;
 }
 
-/* Waits for round r's merge (in `slot`) and copies this rank's lists to out. */
+/* Waits for round r's merge (in `slot`) and copies this rank's lists to out. The slot's
+ * layout may already hold a later round, so this rank's part is recounted. */
 static int finish_round(const round_plan_t *p, round_buf_t *b, int64_t r, int slot,
                         hardy_topk_pair_t *out) {
   HARDY_MPI_CHECK(MPI_Wait(&b->req[2], MPI_STATUS_IGNORE));
-  round_layout(b->n_all, p->nranks, p->per_rank, r, b->count_out, b->displ_out);
+  int64_t offset = 0;
+  for (int s = 0; s < p->rank; s++) offset += round_count(b->n_all[s], p->per_rank, r);
   int64_t q0 = HARDY_MIN(r * p->per_rank, p->n_query);
-  memcpy(out + q0 * p->k, b->lists[slot] + (int64_t)b->displ_out[p->rank] * p->k,
-         sizeof(hardy_topk_pair_t) * (size_t)b->count_out[p->rank] * (size_t)p->k);
+  memcpy(out + q0 * p->k, b->lists[slot] + offset * p->k,
+         sizeof(hardy_topk_pair_t) * (size_t)round_count(p->n_query, p->per_rank, r) *
+             (size_t)p->k);
   return HARDY_OK;
 }
 
@@ -504,8 +506,7 @@ static int search_rounds(const round_plan_t *p, const index_side_t *ix, round_bu
   HARDY_MPI_CHECK(MPI_Waitall(2, b->req, MPI_STATUSES_IGNORE));
   st->t_gather += hardy_now() - t0;
   for (int64_t r = 0; r < n_rounds; r++) {
-    int slot = (int)(r & 1);
-    int n_block = round_layout(b->n_all, p->nranks, p->per_rank, r, b->count_out, b->displ_out);
+    int slot = (int)(r & 1), n_block = b->n_block[slot];
     double t1 = hardy_now();
     if (r + 1 < n_rounds) HARDY_CHECK(start_gather(p, b, r + 1, slot ^ 1));
     double t2 = hardy_now();
