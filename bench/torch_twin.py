@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch twin of the hardy-hpc backbone training step, for `bench/step.sh`.
 
-The same architecture as src/model*.c at the published sizes (docs/ALGORITHM.md "Backbone"): per
+The same architecture as src/model/model*.c at the published sizes (docs/ALGORITHM.md "Backbone"): per
 modality input projection + dropout, L residual blocks z <- z + A(z) + MLP(A(z)) with masked
 multi-head self-attention over the utterances of a dialogue (keys restricted to present,
 non-padding rows; a query without keys outputs 0), fusion h = [z^m r^m], g = h +

@@ -6,7 +6,7 @@
  * published algorithm (reference values from libxxhash 0.8.1). */
 #include "test_ckpt_common.h"
 
-#include "../src/checkpoint_internal.h"
+#include "../src/checkpoint/checkpoint_internal.h"
 
 static void test_xxh64_known_answers(void) {
   unsigned char bytes[100];

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/train_internal.h"
+#include "../src/train/train_internal.h"
 #include "harness.h"
 
 int main(void) {

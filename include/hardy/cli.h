@@ -1,5 +1,5 @@
 /* Command-line plumbing shared by the subcommands: flag parsing helpers and the command
- * entry points that main.c dispatches to. Each command lives in src/cmd_<name>.c, takes
+ * entry points that main.c dispatches to. Each command lives in src/cli/cmd_<name>.c, takes
  * (argc, argv) with argv[0] = the command name, is collective over MPI_COMM_WORLD, and returns
  * a status (0, HARDY_ERR_INPUT, HARDY_ERR_RUNTIME, or the preemption status) already agreed
  * across ranks; rank 0 prints the error. */
@@ -10,9 +10,6 @@
 #include <stdint.h>
 
 #include "hardy/config.h"
-
-/* Returned by train when it stopped on SIGTERM/SIGUSR1 after writing a checkpoint. */
-#define HARDY_STATUS_PREEMPTED (-143)
 
 int hardy_cmd_synth(int argc, char **argv);
 int hardy_cmd_inspect(int argc, char **argv);

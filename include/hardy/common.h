@@ -15,6 +15,9 @@ enum {
   HARDY_ERR_RUNTIME = -3, /* runtime failure: I/O, MPI, out of memory. Exit 3. */
 };
 
+/* Returned by train when it stopped on SIGTERM/SIGUSR1 after writing a checkpoint. */
+#define HARDY_STATUS_PREEMPTED (-143)
+
 /* Exit codes of the program. */
 enum {
   HARDY_EXIT_OK = 0,

@@ -1,10 +1,11 @@
-/* Private HDF5 plumbing of the dataset module (dataset*.c and synth.c): opening files with the
- * MPI-IO driver after plain-file checks that turn "not HDF5 / empty / truncated / missing" into
- * one readable sentence, quieting HDF5's automatic error-stack printing, attribute and table
- * readers that accept any on-disk integer/float/string flavour, and collective reads/writes of
- * unions of row ranges. Not a public interface: the rest of the program uses dataset.h. */
-#ifndef HARDY_DATASET_H5_H
-#define HARDY_DATASET_H5_H
+/* The internal HDF5 layer (module h5) under the dataset, checkpoint, hardness and kNN modules:
+ * opening files with the MPI-IO driver after plain-file checks that turn "not HDF5 / empty /
+ * truncated / missing" into one readable sentence, quieting HDF5's automatic error-stack
+ * printing, attribute and table readers that accept any on-disk integer/float/string flavour,
+ * and collective reads/writes of unions of row ranges. Not a public interface: nothing outside
+ * src/ includes it. */
+#ifndef HARDY_H5_H
+#define HARDY_H5_H
 
 #include <hdf5.h>
 #include <mpi.h>

@@ -1,7 +1,7 @@
-/* HDF5 plumbing shared by the dataset readers and the synthetic writer: quiet error handling
+/* HDF5 plumbing shared by the modules that read and write HDF5 files: quiet error handling
  * with readable messages, the MPI-IO open path with plain-file prechecks, attribute readers
- * and writers, and collective row-range I/O. See dataset_h5.h. */
-#include "dataset_h5.h"
+ * and writers, and collective row-range I/O. See h5.h. */
+#include "h5/h5.h"
 
 #include <errno.h>
 #include <stdio.h>

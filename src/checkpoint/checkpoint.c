@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "checkpoint_internal.h"
-#include "dataset_h5.h"
+#include "h5/h5.h"
 #include "hardy/common.h"
 #include "hardy/log.h"
 

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 
 #include "checkpoint_internal.h"
-#include "dataset_h5.h"
+#include "h5/h5.h"
 #include "hardy/common.h"
 #include "hardy/log.h"
 

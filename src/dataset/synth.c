@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dataset_h5.h"
+#include "h5/h5.h"
 #include "hardy/common.h"
 #include "hardy/log.h"
 #include "hardy/rng.h"

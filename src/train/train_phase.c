@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hardy/cli.h"
 #include "hardy/common.h"
 #include "hardy/curriculum.h"
 #include "hardy/nn.h"

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "hardy/checkpoint.h"
-#include "hardy/cli.h"
 #include "hardy/common.h"
 #include "train_internal.h"
 

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "hardy/checkpoint.h"
-#include "hardy/cli.h"
 #include "hardy/common.h"
 #include "train_internal.h"
 
