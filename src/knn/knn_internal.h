@@ -1,6 +1,13 @@
-/* Internals shared by the two kNN kernel paths (not a public header): the candidate lists and
- * their band filter (knn_kernel.c), used by the sgemm-tile path (knn_kernel.c) and by the
- * fused register-tile path (knn_fused.c). */
+/* Internals of the kNN module (not a public header). Its files, each using only those listed
+ * before it:
+ *   knn_cand.c    candidate lists, their band filter and direct distances;
+ *   knn_blas.c    the portable sgemm-tile kernel;
+ *   knn_fused.c   the fused register-tile kernels (AVX-512, AVX2);
+ *   knn_config.c  which kernel and tiles a search uses (CPU, HARDY_KNN_KERNEL/_TILE);
+ *   knn_local.c   workspace, row norms and the local top-K on the chosen kernel;
+ *   knn_rounds.c  the distributed driver (pipelined rounds);
+ *   knn.c         the retrieval layer of knn.h (modalities, scales, patterns);
+ *   knn_ref.c     the plain reference search the tests compare against. */
 #ifndef HARDY_KNN_INTERNAL_H
 #define HARDY_KNN_INTERNAL_H
 
@@ -15,6 +22,8 @@
 typedef struct {
   int qb, xb;
 } hardy_knn_tile_t;
+/* Limits of a tile (HARDY_KNN_TILE is checked against them). */
+enum { HARDY_KNN_QB_MAX = 16384, HARDY_KNN_XB_MAX = 65536 };
 hardy_knn_tile_t hardy_knn_tile_config(void);
 
 /* Which kernel a search runs: fused register tiles (x86-64 with AVX-512F, or AVX2 and FMA) or
@@ -91,6 +100,24 @@ int64_t hardy_knn_cand_finish(const hardy_knn_kargs_t *a, int64_t qi, hardy_knn_
 /* Bytes rounded up to a whole number of 64-byte cache lines (workspace part sizes). */
 static inline size_t hardy_knn_align64(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
+/* Squared norm of a [d] row (fixed summation order). */
+float hardy_knn_sqnorm(const float *a, int d);
+/* The relative rounding-error band of the expanded distance at dimension d. */
+float hardy_knn_filter_margin(int d);
+
+/* ---- the blas path (knn_blas.c) ---- */
+
+/* Per-thread workspace parts of a blas search with query sub-blocks of up to cap.qb rows over
+ * index blocks of cap.xb rows: the distance tile, the candidate lists, and all with counts. */
+size_t hardy_knn_blas_tile_bytes(hardy_knn_tile_t cap);
+size_t hardy_knn_blas_cand_bytes(hardy_knn_tile_t cap, int k);
+size_t hardy_knn_blas_bytes(hardy_knn_tile_t cap, int k);
+/* The search with `threads` OpenMP threads, each on `stride` bytes of `base`: equal query
+ * sub-blocks, each searched by one thread with single-threaded sgemm. Returns direct distance
+ * evaluations. */
+int64_t hardy_knn_blas_search(const hardy_knn_kargs_t *a, int threads, hardy_knn_tile_t cap,
+                              size_t stride, char *base);
+
 /* ---- the fused path (knn_fused.c) ---- */
 
 /* The best fused kernel this CPU runs (HARDY_KNN_KERNEL_BLAS: none). */
@@ -104,5 +131,45 @@ size_t hardy_knn_fused_bytes(hardy_knn_kernel_t kernel, int64_t chunk_rows, int 
  * distance evaluations (-1 if `kernel` is not a fused kernel). */
 int64_t hardy_knn_fused_search(const hardy_knn_kargs_t *a, hardy_knn_kernel_t kernel, int threads,
                                int64_t chunk_rows, int xb, void *workspace);
+
+/* ---- workspace and local top-K (knn_local.c) ---- */
+
+/* The workspace of searches of up to max_query queries over n_index rows, sized to the
+ * problem (a small search does not reserve a full tile).
+ *   blas: per thread a distance tile [rows, xb], the candidate lists of a sub-block and their
+ *     counts, each part 64-byte aligned (`stride` bytes per thread);
+ *   fused: one shared block (knn_fused.c) for chunks of `rows` x threads queries. */
+typedef struct {
+  char *base;
+  hardy_knn_kernel_t kernel;
+  hardy_knn_tile_t cap;    /* rows: largest query sub-block per thread; xb: the index block */
+  size_t stride; /* blas: bytes per thread */
+  size_t bytes;  /* all threads */
+  int threads;
+  int64_t chunk; /* fused: queries per chunk (all threads) */
+} hardy_knn_ws_t;
+
+/* The index side of a search: rows, ids and norms, prepared once. */
+typedef struct {
+  const float *x;       /* [n_index, d] */
+  const int64_t *x_id;  /* [n_index] */
+  const float *x_norm;  /* [n_index] */
+  float x_norm_max;
+  int64_t n_index;
+  int d, k;
+} hardy_knn_side_t;
+
+/* Plan the workspace of searches of up to max_query queries over n_index rows of dimension d
+ * with `threads` threads, on the configured kernel; allocate it (64-byte aligned, huge pages
+ * for large ones; free with free(w->base)). */
+hardy_knn_ws_t hardy_knn_ws_plan(int64_t max_query, int64_t n_index, int d, int k, int threads);
+int hardy_knn_ws_alloc(hardy_knn_ws_t *w);
+/* Norms of rows [n, d] into norm[n] with `threads` threads; returns the largest. */
+float hardy_knn_row_norms(const float *rows, int64_t n, int d, int threads, float *norm);
+/* The kernel on a workspace planned for at least n_query queries over this index: q_norm
+ * [n_query] is filled here; progress (may be NULL) is called from thread 0 while it runs. */
+int64_t hardy_knn_local_ws(const hardy_knn_side_t *ix, const float *q, const int64_t *q_id,
+                           int64_t n_query, float *q_norm, const hardy_knn_ws_t *w,
+                           hardy_topk_pair_t *lists, void (*progress)(void *), void *ctx);
 
 #endif
