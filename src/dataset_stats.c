@@ -278,9 +278,16 @@ void hardy_dataset_featnorm_pooled(const hardy_featnorm_t *fn, int m, double *me
 
 /* ---- JSON form -------------------------------------------------------------------------- */
 
+/* cJSON prints a double with 15 digits when that reads back within an epsilon, which is not
+ * exact: the numbers go in as raw text with 17 significant digits, which strtod reads back
+ * bit for bit. */
 static cJSON *array_json(const double *v, int n) {
   cJSON *a = cJSON_CreateArray();
-  for (int j = 0; a && j < n; j++) cJSON_AddItemToArray(a, cJSON_CreateNumber(v[j]));
+  for (int j = 0; a && j < n; j++) {
+    char text[32];
+    snprintf(text, sizeof text, "%.17g", v[j]);
+    cJSON_AddItemToArray(a, cJSON_CreateRaw(text));
+  }
   return a;
 }
 
@@ -299,7 +306,7 @@ char *hardy_dataset_featnorm_to_json(const hardy_featnorm_t *fn) {
     cJSON_AddItemToObject(mo, "min", array_json(fn->min[m], fn->dims[m]));
     cJSON_AddItemToObject(mo, "max", array_json(fn->max[m], fn->dims[m]));
   }
-  char *text = cJSON_PrintUnformatted(o); /* cJSON prints doubles with 17 digits when needed */
+  char *text = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
   if (!text) hardy_fail(HARDY_ERR_RUNTIME, "out of memory writing feature statistics");
   return text;
