@@ -38,6 +38,11 @@ static const key_t_ SCHEMA[] = {
      "share of training dialogues held out for validation when the file has no validation split"},
     {"data", "allow_nonfinite", T_ENUM, OFF(data.allow_nonfinite), "error", 0, 0, "error|zero",
      false, "NaN/Inf in features: error, or zero them and report the count"},
+    {"data", "standardize", T_ENUM, OFF(data.standardize), "zscore", 0, 0, "zscore|none", false,
+     "zscore: (x - mean) / std per modality and dimension, statistics of the training split "
+     "(stored in checkpoints); none: features as stored"},
+    {"data", "l2_normalize", T_ENUM, OFF(data.l2_normalize), "none", 0, 0, "none|text", false,
+     "text: scale each text feature row to unit L2 norm (before standardize)"},
     {"missing", "condition", T_STR, OFF(missing.condition_text), "atv", 0, 0, NULL, false,
      "comma list of fixed conditions (present modalities): a,t,v,at,av,tv,atv"},
     {"missing", "rate", T_STR, OFF(missing.rate_text), "", 0, 0, NULL, false,

@@ -66,6 +66,9 @@ typedef struct {
   const char *config_text;
   const char *data_path;
   uint64_t data_fingerprint;
+  /* the feature statistics the model's inputs were standardised with
+     (hardy_dataset_featnorm_to_json), or NULL */
+  const char *standardize_json;
   /* per-utterance state */
   int n_tables;
   hardy_ckpt_table_t tables[HARDY_CKPT_MAX_TABLES];
@@ -115,6 +118,7 @@ typedef struct {
   int best_epoch;
   bool has_best_params;
   char *best_metrics_json, *results_json, *config_text, *data_path;
+  char *standardize_json; /* "" in checkpoints written before feature standardisation */
   uint64_t data_fingerprint;
   size_t n_tensors;
   int n_tables;

@@ -18,6 +18,9 @@ enum { HARDY_MOD_A = 1, HARDY_MOD_T = 2, HARDY_MOD_V = 4, HARDY_MOD_ALL = 7 };
 
 typedef enum { HARDY_FOLD_NONE = -1, HARDY_FOLD_ALL = -2 } hardy_fold_mode_t;
 typedef enum { HARDY_NONFINITE_ERROR = 0, HARDY_NONFINITE_ZERO = 1 } hardy_nonfinite_t;
+/* Feature preprocessing (docs/DATA_FORMAT.md, "Standardisation"): value = position in the words. */
+typedef enum { HARDY_STANDARDIZE_ZSCORE = 0, HARDY_STANDARDIZE_NONE = 1 } hardy_standardize_t;
+typedef enum { HARDY_L2_NONE = 0, HARDY_L2_TEXT = 1 } hardy_l2_normalize_t;
 typedef enum { HARDY_MI_ENTROPY = 0, HARDY_MI_GAUSSIAN = 1 } hardy_mi_estimator_t;
 typedef enum { HARDY_MI_LOW_IS_HARD = 0, HARDY_MI_HIGH_IS_HARD = 1 } hardy_mi_sign_t;
 typedef enum { HARDY_SCORER_TEACHER = 0, HARDY_SCORER_STUDENT = 1 } hardy_scorer_t;
@@ -34,6 +37,8 @@ typedef struct {
     int fold;                      /* >= 0 a fold id, or HARDY_FOLD_NONE / HARDY_FOLD_ALL */
     double val_fraction;           /* validation share of training dialogues when the file has none */
     int allow_nonfinite;           /* hardy_nonfinite_t */
+    int standardize;               /* hardy_standardize_t */
+    int l2_normalize;              /* hardy_l2_normalize_t */
   } data;
   struct {
     char condition_text[HARDY_CFG_STR]; /* comma list of a|t|v|at|av|tv|atv, or empty */

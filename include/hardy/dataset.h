@@ -112,6 +112,63 @@ int64_t hardy_dataset_dialogue_of(const int64_t *offset, int64_t n_dialogue, int
 const char *hardy_dataset_modality_name(int m);
 const char *hardy_dataset_feature_path(int m);
 
+/* ---- feature standardisation (dataset_stats.c; docs/DATA_FORMAT.md "Standardisation") ---- */
+
+/* Per modality and dimension statistics of the features as the model sees them before
+ * z-scoring (that is, after data.l2_normalize), over the rows where the modality is present,
+ * and the preprocessing they define. Accumulated locally with Welford's update in double,
+ * merged across ranks with Chan's pairwise update in rank order (MPI_Reduce with a
+ * non-commutative op, then a broadcast): every rank holds the same values, and any rank count
+ * gives the same values up to rounding (relative 1e-12 is tested). */
+typedef struct {
+  int standardize;             /* hardy_standardize_t */
+  int l2_normalize;            /* hardy_l2_normalize_t */
+  int dims[HARDY_N_MOD];
+  int64_t count[HARDY_N_MOD];  /* rows where the modality is present */
+  double *mean[HARDY_N_MOD];   /* [dims[m]] */
+  double *m2[HARDY_N_MOD];     /* [dims[m]] sum of squared deviations (while accumulating) */
+  double *std[HARDY_N_MOD];    /* [dims[m]] population std (ddof 0), after reduce / load */
+  double *min[HARDY_N_MOD], *max[HARDY_N_MOD]; /* [dims[m]] */
+} hardy_featnorm_t;
+
+/* Empty statistics for features of `dims` (counts 0). Local. Free with _free. */
+int hardy_dataset_featnorm_init(hardy_featnorm_t *fn, const int dims[HARDY_N_MOD],
+                                int standardize, int l2_normalize);
+void hardy_dataset_featnorm_free(hardy_featnorm_t *fn);
+/* Add n rows: feat[m] [n, dims[m]] as stored; present [n, 3] or NULL (all present). The
+ * l2_normalize rule is applied to a copy of each row first. Local. */
+int hardy_dataset_featnorm_add(hardy_featnorm_t *fn, float *const feat[HARDY_N_MOD],
+                               const uint8_t *present, int64_t n);
+/* Merge every rank's accumulation and set std. Collective over comm. */
+int hardy_dataset_featnorm_reduce(hardy_featnorm_t *fn, MPI_Comm comm);
+/* init + add the shard's rows + reduce: the statistics of a (training) shard as stored in
+ * the file. Collective over comm. */
+int hardy_dataset_featnorm_compute(hardy_featnorm_t *fn, const hardy_shard_t *train,
+                                   int standardize, int l2_normalize, MPI_Comm comm);
+/* The divisor of dimension j of modality m: std, or 1 where the dimension is constant over
+ * the present rows (max == min) or no row has the modality. Local. */
+double hardy_dataset_featnorm_scale(const hardy_featnorm_t *fn, int m, int j);
+/* Preprocess a shard in place for the model: on rows where modality m is present, the L2 rule
+ * (text rows scaled to unit norm; zero rows stay zero), then under zscore
+ * x = (x - mean) / scale computed in double. Absent rows are left as stored (the model never
+ * reads them). Dimensions must match. Local. */
+int hardy_dataset_featnorm_apply(const hardy_featnorm_t *fn, hardy_shard_t *sh);
+/* How many dimensions of modality m are badly scaled: |mean| > 10, or std outside
+ * [0.01, 100] on a non-constant dimension. A one-line description goes to why[cap]. Local. */
+int hardy_dataset_featnorm_badly_scaled(const hardy_featnorm_t *fn, int m, char *why, size_t cap);
+/* Mean and std over every value of modality m (all present rows and dimensions). Local. */
+void hardy_dataset_featnorm_pooled(const hardy_featnorm_t *fn, int m, double *mean, double *std);
+/* JSON text (malloc'd) with the mode, the l2 rule and per modality count, mean, std, min,
+ * max: doubles printed so that they read back exactly. Stored in checkpoints. Local. */
+char *hardy_dataset_featnorm_to_json(const hardy_featnorm_t *fn);
+/* Parse that text; dims must equal `dims` (the dataset's). `origin` names the source in
+ * errors (HARDY_ERR_INPUT). Local. */
+int hardy_dataset_featnorm_from_json(hardy_featnorm_t *fn, const char *text,
+                                     const int dims[HARDY_N_MOD], const char *origin);
+/* Largest relative difference of mean (relative to max(|mean|, std)) and std between two
+ * statistics, or +inf when their modes, dims or counts differ. Local. */
+double hardy_dataset_featnorm_diff(const hardy_featnorm_t *a, const hardy_featnorm_t *b);
+
 /* What a whole-file scan finds besides errors (global, identical on every rank). */
 typedef struct {
   int64_t n_nonfinite;                        /* values zeroed under HARDY_NONFINITE_ZERO */
@@ -119,6 +176,8 @@ typedef struct {
   double target_min, target_max, target_sum;  /* regression scores */
   int64_t present_count[HARDY_N_MOD];         /* utterances where modality m exists */
   double planted_min, planted_max, planted_sum; /* when has_planted */
+  hardy_featnorm_t *features; /* set by the caller before the scan: also accumulate feature
+                                 statistics over every present row (reduced), or NULL */
 } hardy_dataset_stats_t;
 
 /* hardy_dataset_validate_rows that also returns the statistics above (used by `inspect`).

@@ -37,11 +37,13 @@ typedef struct {
   int latent_dim;                /* K */
   float strength[HARDY_N_MOD];   /* s_m for audio, text, visual */
   float sigma;                   /* feature noise */
+  float scale, offset;           /* features written as x * scale + offset (raw-valued data) */
   int64_t chunk_rows;            /* rows per HDF5 chunk and per generation step */
 } hardy_synth_params_t;
 
 /* Defaults: 5000 utterances, dims 512/1024/1024, 4 classes, classification, 5 folds, seed 1,
- * IEMOCAP shape, K = 32, strengths a 0.7 / t 1.0 / v 0.45, sigma 0.3, 4096-row chunks. */
+ * IEMOCAP shape, K = 32, strengths a 0.7 / t 1.0 / v 0.45, sigma 0.3, scale 1, offset 0,
+ * 4096-row chunks. */
 void hardy_synth_defaults(hardy_synth_params_t *p);
 /* Range checks with messages naming the flag. Local. */
 int hardy_synth_check(const hardy_synth_params_t *p);

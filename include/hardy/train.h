@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hardy/checkpoint.h"
 #include "hardy/config.h"
 #include "hardy/dataset.h"
 #include "hardy/mask.h"
@@ -50,5 +51,15 @@ int hardy_train_evaluate_groups(hardy_model_t *model, const hardy_shard_t *shard
                                 hardy_missing_t miss, uint64_t seed, int batch_dialogues, int task,
                                 int n_classes, const int8_t *groups, MPI_Comm comm,
                                 hardy_metrics_t *out);
+
+/* The feature statistics stored in a checkpoint or teacher (its /meta/standardize_json) for a
+ * dataset: *legacy = true for checkpoints written before standardisation existed, whose models
+ * saw the features as stored (then fn is an identity: standardize = none). Local; free with
+ * hardy_dataset_featnorm_free. */
+int hardy_train_featnorm_load(const hardy_ckpt_info_t *info, const hardy_dataset_t *ds,
+                              hardy_featnorm_t *fn, bool *legacy);
+/* Warn (rank 0) for every modality whose features are badly scaled (|mean| > 10 or std
+ * outside [0.01, 100] on some dimension), naming `where`. Local. */
+void hardy_train_featnorm_warn(const hardy_featnorm_t *fn, const char *where);
 
 #endif

@@ -75,6 +75,7 @@ static void fill_meta(const hardy_ckpt_state_t *st, int nranks, ckpt_meta_t *met
   in->results_json = (char *)(st->results_json ? st->results_json : "");
   in->config_text = (char *)(st->config_text ? st->config_text : "");
   in->data_path = (char *)(st->data_path ? st->data_path : "");
+  in->standardize_json = (char *)(st->standardize_json ? st->standardize_json : "");
   in->data_fingerprint = st->data_fingerprint;
   in->n_tensors = st->n_tensors;
   in->n_tables = st->n_tables;
@@ -278,8 +279,9 @@ static int write_contents(hid_t file, const save_job_t *job) {
   const char *texts[][2] = {{"/meta/config_text", in->config_text},
                             {"/meta/data_path", in->data_path},
                             {"/meta/best_metrics_json", in->best_metrics_json},
-                            {"/meta/results_json", in->results_json}};
-  for (size_t i = 0; i < 4 && rc == HARDY_OK; i++)
+                            {"/meta/results_json", in->results_json},
+                            {"/meta/standardize_json", in->standardize_json}};
+  for (size_t i = 0; i < 5 && rc == HARDY_OK; i++)
     rc = ckpt_text_put(file, texts[i][0], texts[i][1], dxpl, job->rank, job->path);
   if (rc == HARDY_OK) rc = write_index(file, job->ix, st->n_tensors, dxpl, job->rank, job->path);
   for (int a = 0; a < CKPT_N_ARRAYS && rc == HARDY_OK; a++)
@@ -353,18 +355,20 @@ static void retain(const char *dir, const char *name, int keep) {
 /* Parallel HDF5 deadlocks in H5Fclose if ranks create different metadata, and a text's length
  * is part of its dataset's type: refuse texts that differ in length between ranks instead. */
 static int texts_agree(const hardy_ckpt_state_t *st, MPI_Comm comm) {
-  const char *texts[] = {st->best_metrics_json, st->results_json, st->config_text, st->data_path};
-  static const char *names[] = {"best_metrics_json", "results_json", "config_text", "data_path"};
-  long long len[8];
-  for (int i = 0; i < 4; i++) {
+  const char *texts[] = {st->best_metrics_json, st->results_json, st->config_text, st->data_path,
+                         st->standardize_json};
+  static const char *names[] = {"best_metrics_json", "results_json", "config_text", "data_path",
+                                "standardize_json"};
+  long long len[10];
+  for (int i = 0; i < 5; i++) {
     len[i] = texts[i] ? (long long)strlen(texts[i]) : -1;
-    len[4 + i] = -len[i];
+    len[5 + i] = -len[i];
   }
-  MPI_Allreduce(MPI_IN_PLACE, len, 8, MPI_LONG_LONG, MPI_MIN, comm);
-  for (int i = 0; i < 4; i++)
-    if (len[i] != -len[4 + i])
+  MPI_Allreduce(MPI_IN_PLACE, len, 10, MPI_LONG_LONG, MPI_MIN, comm);
+  for (int i = 0; i < 5; i++)
+    if (len[i] != -len[5 + i])
       return hardy_fail(HARDY_ERR_RUNTIME, "checkpoint: %s differs between ranks (lengths %lld to "
-                        "%lld); every rank must pass the same text", names[i], len[i], -len[4 + i]);
+                        "%lld); every rank must pass the same text", names[i], len[i], -len[5 + i]);
   return HARDY_OK;
 }
 

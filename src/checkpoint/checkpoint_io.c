@@ -115,6 +115,9 @@ uint64_t ckpt_meta_sum(const ckpt_meta_t *meta) {
   mh_str(&m, in->results_json);
   mh_str(&m, in->config_text);
   mh_str(&m, in->data_path);
+  /* absent from checkpoints written before it existed: hashed only when present, so their
+   * checksums still verify */
+  if (in->standardize_json && in->standardize_json[0]) mh_str(&m, in->standardize_json);
   for (int a = 0; a < CKPT_N_ARRAYS; a++) mh_u64(&m, meta->array_sum[a]);
   mh_u64(&m, meta->index_sum);
   for (int t = 0; t < in->n_tables; t++) {

@@ -170,6 +170,10 @@ static int read_meta(hid_t file, ckpt_meta_t *meta, const char *path) {
   HARDY_CHECK(ckpt_text_get(file, "/meta/data_path", &in->data_path, path));
   HARDY_CHECK(ckpt_text_get(file, "/meta/best_metrics_json", &in->best_metrics_json, path));
   HARDY_CHECK(ckpt_text_get(file, "/meta/results_json", &in->results_json, path));
+  if (H5Lexists(file, "/meta/standardize_json", H5P_DEFAULT) > 0)
+    HARDY_CHECK(ckpt_text_get(file, "/meta/standardize_json", &in->standardize_json, path));
+  else if (!(in->standardize_json = hardy_calloc(1, 1, "checkpoint text")))
+    return HARDY_ERR_RUNTIME;
   HARDY_CHECK(read_tables_meta(file, meta, path));
   for (int a = 0; a < CKPT_N_ARRAYS; a++)
     if (a != CKPT_BEST || in->has_best_params)
@@ -291,8 +295,9 @@ static int verify_payload(hid_t file, const ckpt_meta_t *meta, MPI_Comm comm, co
 
 void hardy_ckpt_info_free(hardy_ckpt_info_t *info) {
   free(info->best_metrics_json), free(info->results_json);
-  free(info->config_text), free(info->data_path);
+  free(info->config_text), free(info->data_path), free(info->standardize_json);
   info->best_metrics_json = info->results_json = info->config_text = info->data_path = NULL;
+  info->standardize_json = NULL;
 }
 
 /* Collective open + metadata validation (agreed); *file open on success. */

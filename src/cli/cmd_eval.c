@@ -88,6 +88,20 @@ static int eval_config(const eval_args_t *a, const hardy_ckpt_info_t *info, hard
   return HARDY_OK;
 }
 
+/* The model's inputs as in training: the feature statistics stored in the checkpoint, never
+ * recomputed (another split or rank count would give other inputs). */
+static int eval_featnorm(const hardy_ckpt_info_t *info, const hardy_dataset_t *ds, hardy_shard_t *sh) {
+  hardy_featnorm_t fn;
+  bool legacy;
+  HARDY_CHECK(hardy_train_featnorm_load(info, ds, &fn, &legacy));
+  if (legacy)
+    hardy_log_info("%s predates feature standardisation: its model was trained on the features "
+                   "as stored, so they are evaluated as stored", info->path);
+  int st = hardy_dataset_featnorm_apply(&fn, sh);
+  hardy_dataset_featnorm_free(&fn);
+  return st;
+}
+
 int hardy_cmd_eval(int argc, char **argv) {
   for (int i = 1; i < argc; i++)
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -117,6 +131,7 @@ int hardy_cmd_eval(int argc, char **argv) {
   hardy_shard_t sh;
   memset(&sh, 0, sizeof sh);
   if (st == HARDY_OK) st = hardy_dataset_read_shard(&ds, sel, comm, cfg.data.allow_nonfinite, &sh);
+  if (st == HARDY_OK) st = hardy_agree(eval_featnorm(&info, &ds, &sh), comm);
   hardy_model_t *model = NULL;
   if (st == HARDY_OK) {
     /* phases before stage 1 hold the teacher (with its cross-attention modules) */

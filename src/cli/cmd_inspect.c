@@ -1,7 +1,9 @@
 /* `hardy-hpc inspect FILE...`: open a dataset, validate its metadata and every row (the rows are
  * streamed by all ranks), and print a summary on rank 0: sizes, task and classes, counts per
- * split, fold and class, dialogue lengths, optional datasets; `--json` prints the same as one
- * JSON object on stdout. Exit 0 when valid, 2 when not. */
+ * split, fold and class, dialogue lengths, optional datasets, and the scale of each modality's
+ * features (mean, std, min, max over the rows where it is present, with a warning when it is
+ * far from 1); `--json` prints the same as one JSON object on stdout. Exit 0 when valid, 2
+ * when not. */
 #include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,7 +17,9 @@
 static const char *USAGE =
     "usage: mpirun -n RANKS hardy-hpc inspect FILE [FILE ...] [--json] [--allow-nonfinite=zero]\n"
     "Validate hardy-mer datasets (metadata and every row; docs/DATA_FORMAT.md) and summarise\n"
-    "each: sizes, task, classes, counts per split, fold and class, dialogue lengths.\n"
+    "each: sizes, task, classes, counts per split, fold and class, dialogue lengths, and the\n"
+    "scale of each modality's features (mean, std, min, max; a warning when |mean| > 10 or a\n"
+    "std lies outside [0.01, 100]: train with data.standardize = zscore, the default).\n"
     "  --json                    print the summary as one JSON object on stdout (an array of\n"
     "                            them for several files; invalid ones carry \"error\")\n"
     "  --allow-nonfinite=zero    count NaN/Inf feature values instead of rejecting the file\n"
@@ -74,6 +78,35 @@ static double pct(int64_t part, int64_t whole) {
   return whole > 0 ? 100.0 * (double)part / (double)whole : 0.0;
 }
 
+/* Minimum and maximum over every dimension of modality m. */
+static void feature_range(const hardy_featnorm_t *fn, int m, double *lo, double *hi) {
+  *lo = fn->dims[m] ? fn->min[m][0] : 0.0;
+  *hi = fn->dims[m] ? fn->max[m][0] : 0.0;
+  for (int j = 1; j < fn->dims[m]; j++) {
+    if (fn->min[m][j] < *lo) *lo = fn->min[m][j];
+    if (fn->max[m][j] > *hi) *hi = fn->max[m][j];
+  }
+}
+
+static void print_scale(const hardy_featnorm_t *fn) {
+  printf("\n  %-10s %10s %12s %12s %12s %12s  %s\n", "features", "rows", "mean", "std", "min",
+         "max", "badly scaled dims");
+  char why[HARDY_N_MOD][256];
+  int bad[HARDY_N_MOD];
+  for (int m = 0; m < HARDY_N_MOD; m++) {
+    double mean, std, lo, hi;
+    hardy_dataset_featnorm_pooled(fn, m, &mean, &std);
+    feature_range(fn, m, &lo, &hi);
+    bad[m] = hardy_dataset_featnorm_badly_scaled(fn, m, why[m], sizeof why[m]);
+    printf("  %-10s %10" PRId64 " %12.4g %12.4g %12.4g %12.4g  %d of %d\n",
+           hardy_dataset_modality_name(m), fn->count[m], mean, std, lo, hi, bad[m], fn->dims[m]);
+  }
+  for (int m = 0; m < HARDY_N_MOD; m++)
+    if (bad[m])
+      printf("  warning: %s features are badly scaled: %s; train with data.standardize = zscore "
+             "(the default)\n", hardy_dataset_modality_name(m), why[m]);
+}
+
 static void print_text(const hardy_dataset_t *ds, const hardy_dataset_stats_t *st,
                        const table_summary_t *t, bool zero_policy) {
   bool cls = ds->task == HARDY_TASK_CLASSIFICATION;
@@ -112,6 +145,7 @@ static void print_text(const hardy_dataset_t *ds, const hardy_dataset_stats_t *s
   } else {
     printf("\n  folds        none (/dialogue/fold is -1)\n");
   }
+  print_scale(st->features);
   if (!cls) return;
   printf("\n  %-16s %10s %10s %10s %10s\n", "class", "train", "validation", "test", "total");
   for (int c = 0; c < ds->num_classes; c++) {
@@ -191,6 +225,21 @@ static cJSON *build_json(const hardy_dataset_t *ds, const hardy_dataset_stats_t 
     cJSON_AddNumberToObject(pl, "mean", st->planted_sum / (double)ds->n_utt);
     cJSON_AddNumberToObject(pl, "max", st->planted_max);
   }
+  cJSON *feat = cJSON_AddObjectToObject(o, "feature_scale");
+  for (int m = 0; m < HARDY_N_MOD; m++) {
+    double mean, std, lo, hi;
+    char why[256];
+    hardy_dataset_featnorm_pooled(st->features, m, &mean, &std);
+    feature_range(st->features, m, &lo, &hi);
+    cJSON *fo = cJSON_AddObjectToObject(feat, hardy_dataset_modality_name(m));
+    cJSON_AddNumberToObject(fo, "rows", (double)st->features->count[m]);
+    cJSON_AddNumberToObject(fo, "mean", mean);
+    cJSON_AddNumberToObject(fo, "std", std);
+    cJSON_AddNumberToObject(fo, "min", lo);
+    cJSON_AddNumberToObject(fo, "max", hi);
+    cJSON_AddNumberToObject(fo, "badly_scaled_dims",
+                            hardy_dataset_featnorm_badly_scaled(st->features, m, why, sizeof why));
+  }
   cJSON_AddNumberToObject(o, "nonfinite_values", (double)st->n_nonfinite);
   char fp[32];
   snprintf(fp, sizeof fp, "%016" PRIx64, ds->fingerprint);
@@ -240,7 +289,9 @@ static int parse_args(int argc, char **argv, inspect_args_t *a) {
  * (valid or not) in *obj. */
 static int inspect_one(const char *path, const inspect_args_t *a, cJSON **obj) {
   hardy_dataset_t ds;
-  hardy_dataset_stats_t *st = hardy_malloc(sizeof *st, "inspect statistics");
+  hardy_dataset_stats_t *st = hardy_calloc(1, sizeof *st, "inspect statistics");
+  hardy_featnorm_t fn;
+  memset(&fn, 0, sizeof fn);
   table_summary_t t;
   memset(&t, 0, sizeof t);
   int rc = hardy_agree(st ? HARDY_OK : HARDY_ERR_RUNTIME, MPI_COMM_WORLD);
@@ -248,6 +299,11 @@ static int inspect_one(const char *path, const inspect_args_t *a, cJSON **obj) {
   if (rc == HARDY_OK) {
     rc = hardy_dataset_open(&ds, path, MPI_COMM_WORLD);
     opened = rc == HARDY_OK;
+  }
+  if (rc == HARDY_OK) {
+    rc = hardy_agree(hardy_dataset_featnorm_init(&fn, ds.dims, HARDY_STANDARDIZE_NONE,
+                                                 HARDY_L2_NONE), MPI_COMM_WORLD);
+    st->features = &fn;
   }
   if (rc == HARDY_OK) rc = hardy_dataset_scan(&ds, MPI_COMM_WORLD, a->policy, st);
   if (rc == HARDY_OK) rc = hardy_agree(summarise_tables(&ds, &t), MPI_COMM_WORLD);
@@ -265,6 +321,7 @@ static int inspect_one(const char *path, const inspect_args_t *a, cJSON **obj) {
     }
   }
   tables_free(&t);
+  hardy_dataset_featnorm_free(&fn);
   free(st);
   if (opened) hardy_dataset_close(&ds);
   return rc;

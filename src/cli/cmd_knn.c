@@ -7,7 +7,9 @@
  *   /neighbors/dist     float32 [N_split, K]  s(i, j) of docs/ALGORITHM.md (+inf for -1)
  *   /neighbors/query_id int64   [N_split]     the query of each row, in selection order
  *   /neighbors/mask     uint8   [N_split]     the query's present-modality bit set
- * with attributes k, condition or rate, seed, epoch, split, space, mu (3 normalisers).
+ * with attributes k, condition or rate, seed, epoch, split, space, standardize, l2_normalize,
+ * mu (3 normalisers). With --standardize zscore the input features are z-scored by statistics
+ * of the training split (as `train` does; --l2-normalize text as data.l2_normalize).
  * Retrieval space `embedding` reads FILE (--embeddings) with /embeddings/id int64 [n]
  * (ascending, covering the split) and /embeddings/z float32 [n, 3, H] (audio, text, visual
  * teacher embeddings); every group then uses squared L2. */
@@ -39,6 +41,10 @@ static const char *USAGE =
     "  --epoch E             training epoch whose masks are used (default 0; train split)\n"
     "  --fold F              none (default: the file's split column) or a fold id (test fold)\n"
     "  --space S             input (default) | embedding\n"
+    "  --standardize S       none (default: features as stored) | zscore (per dimension, by\n"
+    "                        statistics of the training split, as train's data.standardize)\n"
+    "  --l2-normalize L      none (default) | text (unit-norm text rows first, as train's\n"
+    "                        data.l2_normalize)\n"
     "  --embeddings FILE     with --space embedding: /embeddings/id int64 [n] ascending and\n"
     "                        /embeddings/z float32 [n, 3, H]\n"
     "  --query-block B       queries per search round over all ranks (default 4096)\n"
@@ -47,6 +53,7 @@ static const char *USAGE =
 typedef struct {
   char data[HARDY_PATH_MAX], out[HARDY_PATH_MAX], embeddings[HARDY_PATH_MAX];
   int k, split, fold, space;
+  int standardize, l2_normalize; /* hardy_standardize_t, hardy_l2_normalize_t */
   hardy_missing_t miss;
   int64_t seed, epoch, query_block;
 } knn_args_t;
@@ -82,6 +89,15 @@ static int parse_flag(knn_args_t *a, const char *flag, const char *v, int *have_
       HARDY_CHECK(hardy_cli_int64(flag, v, 0, 1 << 30, &x));
       a->fold = (int)x;
     }
+  } else if (!strcmp(flag, "--standardize")) {
+    a->standardize = !strcmp(v, "zscore") ? HARDY_STANDARDIZE_ZSCORE
+                     : !strcmp(v, "none") ? HARDY_STANDARDIZE_NONE : -1;
+    if (a->standardize < 0)
+      return hardy_fail(HARDY_ERR_INPUT, "--standardize '%s': expected zscore or none", v);
+  } else if (!strcmp(flag, "--l2-normalize")) {
+    a->l2_normalize = !strcmp(v, "text") ? HARDY_L2_TEXT : !strcmp(v, "none") ? HARDY_L2_NONE : -1;
+    if (a->l2_normalize < 0)
+      return hardy_fail(HARDY_ERR_INPUT, "--l2-normalize '%s': expected none or text", v);
   } else if (!strcmp(flag, "--space")) {
     a->space = !strcmp(v, "input") ? HARDY_SPACE_INPUT : !strcmp(v, "embedding") ? HARDY_SPACE_EMBEDDING : -1;
     if (a->space < 0) return hardy_fail(HARDY_ERR_INPUT, "--space '%s': expected input or embedding", v);
@@ -93,6 +109,7 @@ static int parse_flag(knn_args_t *a, const char *flag, const char *v, int *have_
 static int parse_args(int argc, char **argv, knn_args_t *a) {
   memset(a, 0, sizeof *a);
   a->seed = 1, a->fold = HARDY_FOLD_NONE, a->query_block = 4096, a->split = HARDY_SPLIT_TRAIN;
+  a->standardize = HARDY_STANDARDIZE_NONE, a->l2_normalize = HARDY_L2_NONE;
   int have_miss = 0;
   for (int i = 1; i < argc; i++) {
     const char *v = hardy_cli_value(argc, argv, i);
@@ -280,6 +297,8 @@ static int write_table(const knn_args_t *a, const table_t *t, MPI_Comm comm) {
   rc |= attr_write(g, "mu", H5T_NATIVE_DOUBLE, 3, t->mu);
   rc |= attr_string(g, "split", split_name[a->split]);
   rc |= attr_string(g, "space", a->space == HARDY_SPACE_EMBEDDING ? "embedding" : "input");
+  rc |= attr_string(g, "standardize", a->standardize == HARDY_STANDARDIZE_ZSCORE ? "zscore" : "none");
+  rc |= attr_string(g, "l2_normalize", a->l2_normalize == HARDY_L2_TEXT ? "text" : "none");
   if (a->miss.condition > 0) rc |= attr_string(g, "condition", hardy_condition_name(a->miss.condition));
   else rc |= attr_write(g, "rate", H5T_NATIVE_DOUBLE, 1, &a->miss.rate);
   if (g >= 0) H5Gclose(g);
@@ -311,6 +330,26 @@ static void state_free(knn_state_t *s) {
   free(s->mask), free(s->id), free(s->dist);
 }
 
+/* --standardize / --l2-normalize: statistics of the training split (read for them when the
+ * searched split is another), applied to the searched shard as `train` applies them. */
+static int preprocess(const knn_args_t *a, knn_state_t *s, MPI_Comm comm) {
+  if (a->standardize == HARDY_STANDARDIZE_NONE && a->l2_normalize == HARDY_L2_NONE) return HARDY_OK;
+  hardy_shard_t train;
+  memset(&train, 0, sizeof train);
+  const hardy_shard_t *src = &s->sh;
+  if (a->split != HARDY_SPLIT_TRAIN) {
+    HARDY_CHECK(hardy_dataset_read_shard(&s->ds, &s->splits.train, comm, HARDY_NONFINITE_ERROR, &train));
+    src = &train;
+  }
+  hardy_featnorm_t fn;
+  int st = hardy_dataset_featnorm_compute(&fn, src, a->standardize, a->l2_normalize, comm);
+  hardy_shard_free(&train);
+  if (st < 0) return st;
+  st = hardy_agree(hardy_dataset_featnorm_apply(&fn, &s->sh), comm);
+  hardy_dataset_featnorm_free(&fn);
+  return st;
+}
+
 static int run(const knn_args_t *a, knn_state_t *s, MPI_Comm comm) {
   hardy_config_t defaults;
   hardy_config_defaults(&defaults);
@@ -321,6 +360,7 @@ static int run(const knn_args_t *a, knn_state_t *s, MPI_Comm comm) {
   const hardy_selection_t *sel = a->split == HARDY_SPLIT_TRAIN ? &s->splits.train
                                  : a->split == HARDY_SPLIT_VAL ? &s->splits.val : &s->splits.test;
   HARDY_CHECK(hardy_dataset_read_shard(&s->ds, sel, comm, HARDY_NONFINITE_ERROR, &s->sh));
+  HARDY_CHECK(preprocess(a, s, comm));
   const hardy_shard_t *sh = &s->sh;
   hardy_knn_rows_t rows = {sh->n_utt, sh->utt_id, {sh->dims[0], sh->dims[1], sh->dims[2]},
                            {sh->feat[0], sh->feat[1], sh->feat[2]}, {0}};

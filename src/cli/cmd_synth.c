@@ -25,6 +25,7 @@ static const char *USAGE =
     "  --latent-dim K        shared latent size (default 32)\n"
     "  --strength a,t,v      per-modality class signal (default 0.7,1.0,0.45)\n"
     "  --sigma S             feature noise (default 0.3)\n"
+    "  --scale S, --offset O features written as x * S + O, like raw measurements (default 1, 0)\n"
     "  --chunk-rows R        rows per HDF5 chunk and per write (default 4096)\n"
     "The file stores /utterance/planted_hardness: each utterance's planted difficulty in\n"
     "[0, 1] (how weakly its modalities carry the shared class signal).\n";
@@ -101,6 +102,12 @@ static int apply_flag(hardy_synth_params_t *p, const char *flag, const char *val
   } else if (!strcmp(flag, "--sigma")) {
     HARDY_CHECK(hardy_cli_double(flag, value, 0, 10, &x));
     p->sigma = (float)x;
+  } else if (!strcmp(flag, "--scale")) {
+    HARDY_CHECK(hardy_cli_double(flag, value, -1e6, 1e6, &x));
+    p->scale = (float)x;
+  } else if (!strcmp(flag, "--offset")) {
+    HARDY_CHECK(hardy_cli_double(flag, value, -1e6, 1e6, &x));
+    p->offset = (float)x;
   } else if (!strcmp(flag, "--chunk-rows")) {
     HARDY_CHECK(hardy_cli_int64(flag, value, 1, 1 << 20, &v));
     p->chunk_rows = v;

@@ -154,7 +154,9 @@ static int check_rows(const hardy_dataset_t *ds, const rows_t *rows, int64_t n_r
 /* ---- whole-file scan -------------------------------------------------------------------- */
 
 static void stats_init(hardy_dataset_stats_t *st) {
+  hardy_featnorm_t *features = st->features; /* the caller's */
   memset(st, 0, sizeof *st);
+  st->features = features;
   st->target_min = st->planted_min = INFINITY;
   st->target_max = st->planted_max = -INFINITY;
 }
@@ -251,6 +253,8 @@ int hardy_dataset_scan(const hardy_dataset_t *ds, MPI_Comm comm, int nonfinite_p
       rc = check_rows(ds, &rows, range.count, NULL, range.first, nonfinite_policy,
                       &st->n_nonfinite);
       if (rc == HARDY_OK) stats_add(ds, &rows, range.first, range.count, st);
+      if (rc == HARDY_OK && st->features)
+        rc = hardy_dataset_featnorm_add(st->features, rows.feat, rows.present, range.count);
     }
   }
   files_close(&f);
@@ -258,12 +262,13 @@ int hardy_dataset_scan(const hardy_dataset_t *ds, MPI_Comm comm, int nonfinite_p
   /* Ranks hold ascending row ranges, so the lowest failing rank has the first bad row. */
   rc = hardy_agree(rc, comm);
   if (rc == HARDY_OK) stats_reduce(st, comm);
+  if (rc == HARDY_OK && st->features) rc = hardy_dataset_featnorm_reduce(st->features, comm);
   return rc;
 }
 
 int hardy_dataset_validate_rows(const hardy_dataset_t *ds, MPI_Comm comm, int nonfinite_policy,
                                 int64_t *n_nonfinite) {
-  hardy_dataset_stats_t *st = hardy_malloc(sizeof *st, "scan statistics");
+  hardy_dataset_stats_t *st = hardy_calloc(1, sizeof *st, "scan statistics");
   int rc = hardy_agree(st ? HARDY_OK : HARDY_ERR_RUNTIME, comm);
   if (rc == HARDY_OK) rc = hardy_dataset_scan(ds, comm, nonfinite_policy, st);
   if (n_nonfinite) *n_nonfinite = rc == HARDY_OK ? st->n_nonfinite : 0;

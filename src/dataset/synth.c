@@ -29,6 +29,8 @@ void hardy_synth_defaults(hardy_synth_params_t *p) {
   p->strength[1] = 1.0f;
   p->strength[2] = 0.45f;
   p->sigma = 0.3f;
+  p->scale = 1.0f;
+  p->offset = 0.0f;
   p->chunk_rows = 4096;
 }
 
@@ -55,6 +57,9 @@ int hardy_synth_check(const hardy_synth_params_t *p) {
                         hardy_dataset_modality_name(m), (double)p->strength[m]);
   if (!(p->sigma >= 0.0f && p->sigma <= 10.0f))
     return hardy_fail(HARDY_ERR_INPUT, "synth: --sigma %g must be in [0, 10]", (double)p->sigma);
+  if (!(fabsf(p->scale) <= 1e6f && fabsf(p->offset) <= 1e6f))
+    return hardy_fail(HARDY_ERR_INPUT, "synth: --scale %g and --offset %g must be finite and at "
+                      "most 1e6 in magnitude", (double)p->scale, (double)p->offset);
   if (p->chunk_rows < 1 || p->chunk_rows > (1 << 20))
     return hardy_fail(HARDY_ERR_INPUT, "synth: --chunk-rows %lld must be in [1, 1048576]",
                       (long long)p->chunk_rows);
@@ -253,6 +258,8 @@ static void modality_row(const hardy_synth_t *s, int m, int64_t i, const float *
     noise4(s->key_noise[m], i, c / 4, eps);
     for (int64_t q = 0; q < 4 && c + q < dim; q++) x[c + q] += sigma * eps[q];
   }
+  if (s->p.scale != 1.0f || s->p.offset != 0.0f) /* the default leaves the bytes untouched */
+    for (int64_t c = 0; c < dim; c++) x[c] = x[c] * s->p.scale + s->p.offset;
 }
 
 int hardy_synth_rows(const hardy_synth_t *s, int64_t first, int64_t count,
@@ -535,6 +542,11 @@ static int write_attributes(const hardy_synth_t *s, hid_t file) {
            p->num_classes, (long long)p->n_utt, p->dims[0], p->dims[1], p->dims[2], p->latent_dim,
            (double)p->strength[0], (double)p->strength[1], (double)p->strength[2],
            (double)p->sigma, p->folds);
+  if (p->scale != 1.0f || p->offset != 0.0f) {
+    size_t len = strlen(source);
+    snprintf(source + len, sizeof source - len, " scale=%g offset=%g", (double)p->scale,
+             (double)p->offset);
+  }
   char *mods[HARDY_N_MOD];
   for (int m = 0; m < HARDY_N_MOD; m++) mods[m] = (char *)hardy_dataset_modality_name(m);
   HARDY_CHECK(hardy_h5_write_attr_string(file, "format", "hardy-mer"));

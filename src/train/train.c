@@ -147,7 +147,8 @@ typedef struct {
 } job_t;
 
 static int do_run(job_t *job, int fold, int c, const hardy_selection_t *train_sel,
-                  const hardy_shard_t *train, const hardy_shard_t *val, const hardy_shard_t *test) {
+                  const hardy_shard_t *train, const hardy_shard_t *val, const hardy_shard_t *test,
+                  const hardy_featnorm_t *fn, const char *fn_json) {
   const hardy_config_t *cfg = job->cfg;
   run_t r;
   memset(&r, 0, sizeof r);
@@ -174,6 +175,8 @@ static int do_run(job_t *job, int fold, int c, const hardy_selection_t *train_se
   r.train = train;
   r.val = val;
   r.test = test;
+  r.featnorm = fn;
+  r.featnorm_json = fn_json;
   r.metrics = &job->metrics;
   r.results_so_far = job->runs;
   int st = hardy_agree(run_setup(&r), job->comm);
@@ -219,10 +222,20 @@ static int do_fold(job_t *job, int fold) {
       hardy_log_warn("%lld non-finite feature values were zeroed (data.allow_nonfinite = zero)",
                      (long long)(train.n_nonfinite + val.n_nonfinite + test.n_nonfinite));
   }
+  /* a run of this fold resumes: its checkpoint's statistics, not recomputed ones */
+  bool resumes_here = job->resume_index >= job->run_index && job->resume_index < job->run_index + n_cond;
+  hardy_featnorm_t fn;
+  memset(&fn, 0, sizeof fn);
+  char *fn_json = NULL;
+  if (st == HARDY_OK)
+    st = train_fold_featnorm(cfg, job->ds, resumes_here ? &job->resume_info : NULL, &train, &val,
+                             &test, job->comm, &fn, &fn_json);
   for (int c = 0; st == HARDY_OK && c < n_cond; c++, job->run_index++) {
     if (job->run_index < job->resume_index) continue;
-    st = do_run(job, fold, c, &splits.train, &train, &val, &test);
+    st = do_run(job, fold, c, &splits.train, &train, &val, &test, &fn, fn_json);
   }
+  hardy_dataset_featnorm_free(&fn);
+  free(fn_json);
   hardy_shard_free(&train), hardy_shard_free(&val), hardy_shard_free(&test);
   hardy_splits_free(&splits);
   return st;

@@ -109,6 +109,8 @@ typedef struct {
   /* data */
   const hardy_selection_t *train_sel;
   const hardy_shard_t *train, *val, *test;
+  const hardy_featnorm_t *featnorm; /* the fold's feature preprocessing (already applied) */
+  const char *featnorm_json;        /* its stored form, written into every checkpoint */
   int64_t *owner_local;   /* [train_sel->n] local dialogue index of each selected dialogue or -1 */
   int64_t *dlg_len;       /* [train_sel->n] utterances per selected dialogue */
   int64_t max_rows;       /* batch_dialogues x longest dialogue */
@@ -181,6 +183,17 @@ int run_checkpoint(run_t *r, trainee_t *t, bool is_best);
 int run_restore(run_t *r, const char *path, const hardy_ckpt_info_t *info);
 /* The whole run from its current position; fills the results object. Collective. */
 int run_one(run_t *r, cJSON **result);
+
+/* The fold's feature statistics: from `resume` (the checkpoint a run of this fold resumes
+ * from, or NULL), else computed on the training shard; warnings when unstandardised features
+ * are badly scaled; then applied to the three shards in place. *json (malloc'd) is their
+ * stored form. Collective. */
+int train_fold_featnorm(const hardy_config_t *cfg, const hardy_dataset_t *ds,
+                        const hardy_ckpt_info_t *resume, hardy_shard_t *train, hardy_shard_t *val,
+                        hardy_shard_t *test, MPI_Comm comm, hardy_featnorm_t *fn, char **json);
+/* A frozen teacher's statistics must be the fold's (up to rounding). Local. */
+int train_check_teacher_featnorm(const hardy_featnorm_t *fn, const hardy_ckpt_info_t *info,
+                                 const hardy_dataset_t *ds);
 
 /* Evaluate the student on a shard; per-tercile metrics when `groups` is not NULL
  * (out[0] all rows, out[1..3] easy, medium, hard). Collective. */

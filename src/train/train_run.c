@@ -169,6 +169,7 @@ static int save_to(run_t *r, trainee_t *t, const char *dir, const char *name, bo
   s.config_text = config_text;
   s.data_path = r->ds->path;
   s.data_fingerprint = r->ds->fingerprint;
+  s.standardize_json = r->featnorm_json;
   if (t == &r->student && r->have_curriculum) {
     /* per-utterance curriculum state, by global id */
     const int64_t *id = r->train->utt_id;
@@ -255,6 +256,7 @@ static int load_teacher(run_t *r) {
   st = hardy_ckpt_check_compatible(&info, cfg_text, r->ds->fingerprint, NULL,
                                    hardy_model_num_params(r->teacher.model), changed, sizeof changed);
   free(cfg_text);
+  if (st == HARDY_OK && r->featnorm) st = train_check_teacher_featnorm(r->featnorm, &info, r->ds);
   st = hardy_agree(st, r->comm);
   if (st == HARDY_OK) st = restore_trainee(r, &r->teacher, path, &info, NULL);
   hardy_ckpt_info_free(&info);
