@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "hardy/common.h"
+#include "hardy/mask.h"
 
 typedef enum { T_INT, T_FLOAT, T_BOOL, T_STR, T_PATH, T_ENUM } key_type_t;
 
@@ -39,9 +40,10 @@ static const key_t_ SCHEMA[] = {
     {"data", "allow_nonfinite", T_ENUM, OFF(data.allow_nonfinite), "error", 0, 0, "error|zero",
      false, "NaN/Inf in features: error, or zero them and report the count"},
     {"missing", "condition", T_STR, OFF(missing.condition_text), "atv", 0, 0, NULL, false,
-     "comma list of fixed conditions (present modalities): a,t,v,at,av,tv,atv"},
+     "comma list of fixed conditions (present modalities): a,t,v,at,av,tv,atv; set this or rate"},
     {"missing", "rate", T_STR, OFF(missing.rate_text), "", 0, 0, NULL, false,
-     "comma list of random missing rates in [0,1) (GCNet protocol); set this or condition"},
+     "comma list of random missing rates in [0, 0.7] (GCNet's generator, docs/TRAINING.md); set "
+     "this or condition"},
     {"run", "seed", T_INT, OFF(run.seed), "1", 0, 2147483647.0, NULL, false, "master seed"},
     {"run", "threads", T_INT, OFF(run.threads), "0", 0, 1024, NULL, false,
      "OpenMP threads per rank (0: OMP_NUM_THREADS or the OpenMP default)"},
@@ -298,6 +300,14 @@ void hardy_config_defaults(hardy_config_t *cfg) {
   }
 }
 
+/* Where missing.condition and missing.rate were last set (1 a file or stored text, 2 --set),
+ * so that finalize can tell a clash in one place from a command line overriding a file. */
+static void mark_source(hardy_config_t *cfg, const char *section, const char *key, int level) {
+  if (strcmp(section, "missing")) return;
+  if (!strcmp(key, "condition")) cfg->missing.condition_src = level;
+  if (!strcmp(key, "rate")) cfg->missing.rate_src = level;
+}
+
 /* libinih as Debian builds it reports no line numbers to the handler and reads lines into a
  * fixed buffer, so lines are fed through our own reader, which counts them and rejects lines
  * that would be cut. */
@@ -348,6 +358,7 @@ static int ini_on_key(void *user, const char *section, const char *name, const c
     return 0;
   }
   ctx->status = set_key(ctx->cfg, section, name, value, where);
+  if (ctx->status == HARDY_OK) mark_source(ctx->cfg, section, name, 1);
   return ctx->status < 0 ? 0 : 1;
 }
 
@@ -391,7 +402,9 @@ int hardy_config_set(hardy_config_t *cfg, const char *assignment, const char *or
   trim(key);
   char where[HARDY_CFG_STR + 512];
   snprintf(where, sizeof where, "%s %.400s", origin, assignment);
-  return set_key(cfg, section, key, eq + 1, where);
+  HARDY_CHECK(set_key(cfg, section, key, eq + 1, where));
+  mark_source(cfg, section, key, 2);
+  return HARDY_OK;
 }
 
 int hardy_condition_parse(const char *text) {
@@ -442,11 +455,33 @@ static int add_condition(hardy_config_t *cfg, const char *tok, const char *key) 
 static int add_rate(hardy_config_t *cfg, const char *tok, const char *key) {
   char *end = NULL;
   double r = strtod(tok, &end);
-  if (end == tok || *end || !(r >= 0.0 && r < 1.0))
-    return hardy_fail(HARDY_ERR_INPUT, "%s: '%s' is not a missing rate in [0, 1)", key, tok);
+  if (end == tok || *end || !(r >= 0.0 && r <= HARDY_MISSING_RATE_MAX))
+    return hardy_fail(HARDY_ERR_INPUT,
+                      "%s: '%s' is not a missing rate in [0, %g] (from 2/3 on every utterance "
+                      "keeps exactly one of the three modalities; GCNet's largest rate is %g)",
+                      key, tok, HARDY_MISSING_RATE_MAX, HARDY_MISSING_RATE_MAX);
   int n = cfg->missing.n_conditions++;
   cfg->missing.condition[n] = 0;
   cfg->missing.rate[n] = r;
+  return HARDY_OK;
+}
+
+/* missing.condition and missing.rate exclude each other. Both set in the same place (one file,
+ * or both with --set) is an error; a --set of one replaces the other from a file, and the
+ * default condition gives way to any rate. Afterwards only the key in use holds a value, so
+ * the echo (config.ini, checkpoints) records only what is used. */
+static int resolve_missing(hardy_config_t *cfg) {
+  char *cond = cfg->missing.condition_text, *rate = cfg->missing.rate_text;
+  int cs = cfg->missing.condition_src, rs = cfg->missing.rate_src;
+  if (cond[0] && rate[0]) {
+    if (cs == rs)
+      return hardy_fail(HARDY_ERR_INPUT,
+                        "missing.condition = '%s' and missing.rate = '%s' are both set%s; keep "
+                        "one: missing.condition for fixed conditions or missing.rate for random "
+                        "missing rates", cond, rate, cs == 2 ? " with --set" : "");
+    if (cs > rs) rate[0] = '\0';
+    else cond[0] = '\0';
+  }
   return HARDY_OK;
 }
 
@@ -466,6 +501,7 @@ int hardy_config_finalize(hardy_config_t *cfg) {
     cfg->data.fold = (int)v;
   }
   /* conditions and rates: exactly one of the two lists */
+  HARDY_CHECK(resolve_missing(cfg));
   cfg->missing.n_conditions = 0;
   bool has_rate = cfg->missing.rate_text[0] != '\0';
   if (has_rate) {

@@ -37,7 +37,8 @@ typedef struct {
   } data;
   struct {
     char condition_text[HARDY_CFG_STR]; /* comma list of a|t|v|at|av|tv|atv, or empty */
-    char rate_text[HARDY_CFG_STR];      /* comma list of rates in [0, 1), or empty */
+    char rate_text[HARDY_CFG_STR];      /* comma list of rates in [0, 0.7], or empty */
+    int condition_src, rate_src;        /* where each was set: 0 default, 1 file, 2 --set */
     int n_conditions;                   /* parsed: how many runs, each a condition or a rate */
     int condition[HARDY_MAX_CONDITIONS]; /* present-modality bit set, or 0 when it is a rate */
     double rate[HARDY_MAX_CONDITIONS];   /* missing rate, or -1 when it is a condition */
