@@ -13,6 +13,7 @@
 
 #include "hardy/common.h"
 #include "hardy/mask.h"
+#include "hardy/metrics.h"
 
 typedef enum { T_INT, T_FLOAT, T_BOOL, T_STR, T_PATH, T_ENUM } key_type_t;
 
@@ -77,6 +78,10 @@ static const key_t_ SCHEMA[] = {
      false, "gradient averaging: bucketed non-blocking (overlaps backward) or one blocking call"},
     {"train", "bucket_mb", T_FLOAT, OFF(train.bucket_mb), "4", 0.0625, 4096, NULL, false,
      "gradient bucket size for the non-blocking allreduce"},
+    {"train", "select_metric", T_STR, OFF(train.select_metric), "auto", 0, 0, NULL, false,
+     "validation metric that selects the stage-2 epoch: auto (wa for classification, mae for "
+     "regression) or any reported metric (docs/TRAINING.md); mae is minimised, the rest "
+     "maximised"},
     {"train", "max_steps", T_INT, OFF(train.max_steps), "0", 0, 1e9, NULL, false,
      "stop every phase after this many steps (0: no limit; for smoke tests)"},
     {"teacher", "warmup_epochs", T_INT, OFF(teacher.warmup_epochs), "100", 0, 100000, NULL, false,
@@ -513,6 +518,20 @@ int hardy_config_finalize(hardy_config_t *cfg) {
     return hardy_fail(HARDY_ERR_INPUT,
                       "missing.condition and missing.rate are both empty; set one (e.g. "
                       "--set missing.condition=at or --set missing.rate=0.3)");
+  const char *sel = cfg->train.select_metric;
+  if (!hardy_metrics_known(sel, HARDY_TASK_CLASSIFICATION) &&
+      !hardy_metrics_known(sel, HARDY_TASK_REGRESSION)) {
+    const char *names[16];
+    char valid[256] = "auto";
+    for (int task = HARDY_TASK_CLASSIFICATION; task <= HARDY_TASK_REGRESSION; task++)
+      for (int i = 0, n = hardy_metrics_names(task, names, 16); i < n; i++)
+        if (!strstr(valid, names[i]) || task == HARDY_TASK_CLASSIFICATION) {
+          strncat(valid, ", ", sizeof valid - strlen(valid) - 1);
+          strncat(valid, names[i], sizeof valid - strlen(valid) - 1);
+        }
+    return hardy_fail(HARDY_ERR_INPUT, "train.select_metric = '%s' is not a metric; use one of: %s",
+                      sel, valid);
+  }
   if (cfg->model.hidden % cfg->model.heads != 0)
     return hardy_fail(HARDY_ERR_INPUT, "model.heads = %d does not divide model.hidden = %d",
                       cfg->model.heads, cfg->model.hidden);

@@ -179,31 +179,54 @@ int run_evaluate(run_t *r, hardy_model_t *model, const hardy_shard_t *sh, const 
 }
 
 void metrics_from_json(const cJSON *o, int task, hardy_metrics_t *m) {
-  static const char *names[] = {"wa", "ua", "f1", "mae", "corr", "acc2", "acc2_has0"};
-  double *field[] = {&m->wa, &m->ua, &m->f1, &m->mae, &m->corr, &m->acc2, &m->acc2_has0};
   memset(m, 0, sizeof *m);
   m->task = task;
-  for (int i = 0; o && i < 7; i++) {
+  const char *names[16];
+  int n_names = hardy_metrics_names(task, names, 16);
+  for (int i = 0; o && i < n_names; i++) {
     const cJSON *v = cJSON_GetObjectItem(o, names[i]);
-    if (cJSON_IsNumber(v)) *field[i] = v->valuedouble;
+    double *field = NULL;
+    if (cJSON_IsNumber(v) && hardy_metrics_field(m, names[i], &field) == 0) *field = v->valuedouble;
   }
   const cJSON *n = o ? cJSON_GetObjectItem(o, "n") : NULL;
   if (cJSON_IsNumber(n)) m->n = (int64_t)n->valuedouble;
+  const cJSON *recall = o ? cJSON_GetObjectItem(o, "recall") : NULL;
+  const cJSON *conf = o ? cJSON_GetObjectItem(o, "confusion") : NULL;
+  int c = cJSON_GetArraySize(recall);
+  if (task != HARDY_TASK_CLASSIFICATION || c <= 0 || c > HARDY_METRICS_DETAIL_MAX ||
+      cJSON_GetArraySize(conf) != c)
+    return;
+  m->n_classes = c;
+  for (int k = 0; k < c; k++) {
+    const cJSON *rk = cJSON_GetArrayItem(recall, k), *row = cJSON_GetArrayItem(conf, k);
+    m->recall[k] = cJSON_IsNumber(rk) ? rk->valuedouble : -1.0;
+    for (int j = 0; j < c; j++) {
+      const cJSON *v = cJSON_GetArrayItem(row, j);
+      m->confusion[k * c + j] = cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
+    }
+  }
 }
 
 cJSON *metrics_json(const hardy_metrics_t *m) {
   cJSON *o = cJSON_CreateObject();
-  if (m->task == HARDY_TASK_CLASSIFICATION) {
-    cJSON_AddNumberToObject(o, "wa", m->wa);
-    cJSON_AddNumberToObject(o, "ua", m->ua);
-    cJSON_AddNumberToObject(o, "f1", m->f1);
-  } else {
-    cJSON_AddNumberToObject(o, "mae", m->mae);
-    cJSON_AddNumberToObject(o, "corr", m->corr);
-    cJSON_AddNumberToObject(o, "acc2", m->acc2);
-    cJSON_AddNumberToObject(o, "acc2_has0", m->acc2_has0);
-    cJSON_AddNumberToObject(o, "f1", m->f1);
+  const char *names[16];
+  int n_names = hardy_metrics_names(m->task, names, 16);
+  for (int i = 0; i < n_names; i++) {
+    double v = 0.0;
+    hardy_metrics_get(m, names[i], &v);
+    cJSON_AddNumberToObject(o, names[i], v);
   }
   cJSON_AddNumberToObject(o, "n", (double)m->n);
+  if (m->task == HARDY_TASK_CLASSIFICATION && m->n_classes > 0) {
+    int c = m->n_classes;
+    cJSON *recall = cJSON_AddArrayToObject(o, "recall"), *conf = cJSON_AddArrayToObject(o, "confusion");
+    for (int k = 0; k < c; k++) {
+      /* a class without labels has no recall */
+      cJSON_AddItemToArray(recall, m->recall[k] < 0 ? cJSON_CreateNull() : cJSON_CreateNumber(m->recall[k]));
+      cJSON *row = cJSON_CreateArray();
+      for (int j = 0; j < c; j++) cJSON_AddItemToArray(row, cJSON_CreateNumber((double)m->confusion[k * c + j]));
+      cJSON_AddItemToArray(conf, row);
+    }
+  }
   return o;
 }

@@ -334,6 +334,8 @@ static cJSON *run_result(run_t *r, const hardy_metrics_t *test, double seconds) 
   if (r->fold >= 0) cJSON_AddNumberToObject(o, "fold", r->fold);
   else cJSON_AddStringToObject(o, "fold", "none");
   cJSON_AddNumberToObject(o, "selected_epoch", r->best_epoch);
+  cJSON_AddStringToObject(o, "selected_by",
+                          hardy_metrics_select_name(r->cfg->train.select_metric, r->ds->task));
   cJSON_AddItemToObject(o, "validation", metrics_json(&r->best_val));
   cJSON_AddItemToObject(o, "test", metrics_json(&test[0]));
   if (r->test_tercile) {

@@ -171,6 +171,15 @@ int main(void) {
   TEST_EQ_INT(cfg.missing.condition[0], HARDY_MOD_A | HARDY_MOD_T);
   TEST_ASSERT(cfg.missing.rate_text[0] == '\0', "rate kept: %s", cfg.missing.rate_text);
 
+  /* the selection metric: auto or any reported metric */
+  hardy_config_defaults(&cfg);
+  TEST_ASSERT(!strcmp(cfg.train.select_metric, "auto"), "default %s", cfg.train.select_metric);
+  TEST_EQ_INT(hardy_config_set(&cfg, "train.select_metric=acc7", "--set"), HARDY_OK);
+  TEST_EQ_INT(hardy_config_finalize(&cfg), HARDY_OK);
+  hardy_config_set(&cfg, "train.select_metric=accuracy", "--set");
+  EXPECT_ERR(hardy_config_finalize(&cfg), "train.select_metric = 'accuracy' is not a metric; use "
+             "one of: auto, wa, ua, f1, mae, corr, acc2, acc2_has0, f1_has0, acc5, acc7");
+
   TEST_EQ_INT(hardy_condition_parse("va"), HARDY_MOD_A | HARDY_MOD_V);
   TEST_EQ_INT(hardy_condition_parse("aa"), -1);
   TEST_ASSERT(!strcmp(hardy_condition_name(HARDY_MOD_T | HARDY_MOD_V), "tv"), "name");

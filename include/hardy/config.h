@@ -62,6 +62,7 @@ typedef struct {
     int allreduce;   /* hardy_allreduce_t */
     double bucket_mb;
     int max_steps;   /* 0: no limit; > 0 stops each phase early (tests, smoke runs) */
+    char select_metric[HARDY_CFG_STR]; /* "auto" or a metric name (hardy_metrics_names) */
   } train;
   struct {
     int warmup_epochs, epochs;
