@@ -49,6 +49,8 @@ static const key_t_ SCHEMA[] = {
     {"run", "threads", T_INT, OFF(run.threads), "0", 0, 1024, NULL, false,
      "OpenMP threads per rank (0: OMP_NUM_THREADS or the OpenMP default)"},
     {"run", "name", T_STR, OFF(run.name), "run", 0, 0, NULL, false, "free-text run name"},
+    {"run", "save_predictions", T_BOOL, OFF(run.save_predictions), "false", 0, 0, NULL, false,
+     "write DIR/predictions-<run>.csv: one row per test utterance (docs/TRAINING.md)"},
     {"run", "progress_seconds", T_FLOAT, OFF(run.progress_seconds), "10", 0, 3600, NULL, false,
      "minimum seconds between rank-0 progress lines"},
     {"model", "hidden", T_INT, OFF(model.hidden), "256", 1, 65536, NULL, true, "hidden size H"},

@@ -1,4 +1,5 @@
 /* Padded batch assembly and evaluation (train module). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,9 +116,18 @@ static int32_t argmax(const float *logits, int n) {
   return best;
 }
 
-int hardy_train_evaluate_groups(hardy_model_t *model, const hardy_shard_t *sh, hardy_missing_t miss,
-                                uint64_t seed, int batch_dialogues, int task, int n_classes,
-                                const int8_t *groups, MPI_Comm comm, hardy_metrics_t *out) {
+/* Softmax of a row's logits in double, stored as float. */
+static void softmax_row(const float *logits, int n, float *prob) {
+  double mx = logits[0], sum = 0.0;
+  for (int k = 1; k < n; k++) mx = logits[k] > mx ? logits[k] : mx;
+  for (int k = 0; k < n; k++) sum += exp((double)logits[k] - mx);
+  for (int k = 0; k < n; k++) prob[k] = (float)(exp((double)logits[k] - mx) / sum);
+}
+
+int hardy_train_evaluate_rows(hardy_model_t *model, const hardy_shard_t *sh, hardy_missing_t miss,
+                              uint64_t seed, int batch_dialogues, int task, int n_classes,
+                              const int8_t *groups, MPI_Comm comm, hardy_metrics_t *out,
+                              float *values) {
   const hardy_model_cfg_t *mc = hardy_model_config(model);
   int n_acc = groups ? 4 : 1;
   hardy_metrics_acc_t acc[4];
@@ -141,6 +151,10 @@ int hardy_train_evaluate_groups(hardy_model_t *model, const hardy_shard_t *sh, h
     int64_t rows = (int64_t)n * bb.batch.max_len;
     for (int64_t r = 0; st == HARDY_OK && r < rows; r++) {
       if (bb.local[r] < 0) continue;
+      if (values && task == HARDY_TASK_CLASSIFICATION)
+        softmax_row(mo.logits + r * mc->n_out, mc->n_out, values + bb.local[r] * mc->n_out);
+      else if (values)
+        values[bb.local[r]] = mo.logits[r * mc->n_out];
       int g = groups ? groups[bb.local[r]] : -1;
       for (int a = 0; a < n_acc; a++) {
         if (a > 0 && g != a - 1) continue;
@@ -162,6 +176,13 @@ int hardy_train_evaluate_groups(hardy_model_t *model, const hardy_shard_t *sh, h
   batch_buf_free(&bb);
   free(dlg);
   return st;
+}
+
+int hardy_train_evaluate_groups(hardy_model_t *model, const hardy_shard_t *sh, hardy_missing_t miss,
+                                uint64_t seed, int batch_dialogues, int task, int n_classes,
+                                const int8_t *groups, MPI_Comm comm, hardy_metrics_t *out) {
+  return hardy_train_evaluate_rows(model, sh, miss, seed, batch_dialogues, task, n_classes, groups,
+                                   comm, out, NULL);
 }
 
 int hardy_train_evaluate(hardy_model_t *model, const hardy_shard_t *sh, hardy_missing_t miss,
@@ -206,6 +227,8 @@ void metrics_from_json(const cJSON *o, int task, hardy_metrics_t *m) {
     }
   }
 }
+
+cJSON *hardy_train_metrics_json(const hardy_metrics_t *m) { return metrics_json(m); }
 
 cJSON *metrics_json(const hardy_metrics_t *m) {
   cJSON *o = cJSON_CreateObject();

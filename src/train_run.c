@@ -384,7 +384,23 @@ int run_one(run_t *r, cJSON **result) {
   int st = test_terciles(r);
   hardy_metrics_t test[4];
   memset(test, 0, sizeof test);
-  if (st == HARDY_OK) st = run_evaluate(r, m, r->test, r->test_tercile, test);
+  int width = r->ds->task == HARDY_TASK_CLASSIFICATION ? r->ds->num_classes : 1;
+  float *values = NULL;
+  if (st == HARDY_OK && cfg->run.save_predictions &&
+      !(values = hardy_malloc((size_t)HARDY_MAX(r->test->n_utt, 1) * (size_t)width * sizeof(float),
+                              "predictions")))
+    st = HARDY_ERR_RUNTIME;
+  st = hardy_agree(st, r->comm);
+  if (st == HARDY_OK)
+    st = hardy_train_evaluate_rows(m, r->test, r->miss, (uint64_t)cfg->run.seed,
+                                   cfg->train.batch_dialogues, r->ds->task, r->ds->num_classes,
+                                   r->test_tercile, r->comm, test, values);
+  if (st == HARDY_OK && values) {
+    char path[HARDY_PATH_MAX + 96];
+    snprintf(path, sizeof path, "%s/predictions-%s.csv", r->opts->out_dir, r->tag);
+    st = hardy_train_write_predictions(path, r->ds, r->test, values, r->test_tercile, r->comm);
+  }
+  free(values);
   r->phase = PHASE_DONE;
   if (st == HARDY_OK) {
     char dir[HARDY_PATH_MAX + 32], name[96];

@@ -48,6 +48,7 @@ typedef struct {
     int threads; /* 0: OMP_NUM_THREADS / the OpenMP default */
     char name[HARDY_CFG_STR];
     double progress_seconds; /* minimum seconds between rank-0 progress lines */
+    bool save_predictions;   /* DIR/predictions-<run>.csv of the test split */
   } run;
   struct {
     int hidden, depth, heads;
