@@ -415,7 +415,8 @@ int run_one(run_t *r, cJSON **result) {
                    r->name, r->best_epoch, r->best_val.wa, test[0].wa, test[0].ua, test[0].f1);
   else
     hardy_log_info("[%s] selected epoch %d: validation MAE %.4f | test MAE %.4f corr %.4f ACC2 "
-                   "%.4f F1 %.4f", r->name, r->best_epoch, r->best_val.mae, test[0].mae,
-                   test[0].corr, test[0].acc2, test[0].f1);
+                   "%.4f F1 %.4f ACC2(has0) %.4f ACC7 %.4f", r->name, r->best_epoch,
+                   r->best_val.mae, test[0].mae, test[0].corr, test[0].acc2, test[0].f1,
+                   test[0].acc2_has0, test[0].acc7);
   return HARDY_OK;
 }
