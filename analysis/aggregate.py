@@ -33,13 +33,14 @@ RUN_FILES = ("results.json", "config.ini", "metrics.jsonl", "status.json")
 FIXED_ORDER = ("a", "t", "v", "at", "av", "tv", "atv")
 METHOD_ORDER = ("hardy", "self-control", "uniform")
 TERCILES = ("easy", "medium", "hard")
-FRACTION_METRICS = {"wa", "ua", "f1", "acc2", "acc2_has0"}
+FRACTION_METRICS = {"wa", "ua", "f1", "acc2", "acc2_has0", "f1_has0", "acc5", "acc7"}
 LOWER_IS_BETTER = {"mae"}
 HEADLINE = {"classification": "wa", "regression": "mae"}
-METRIC_ORDER = ("wa", "ua", "f1", "mae", "corr", "acc2", "acc2_has0")
+METRIC_ORDER = ("wa", "ua", "f1", "mae", "corr", "acc2", "acc2_has0", "f1_has0", "acc5", "acc7")
 # Config keys that legitimately differ between the runs of one column (data.path too: the
 # dataset is compared through results.json, where the same file may be spelt differently).
-VARYING_KEYS = {"run.seed", "run.name", "run.threads", "run.progress_seconds", "missing.condition",
+VARYING_KEYS = {"run.seed", "run.name", "run.threads", "run.progress_seconds",
+                "run.save_predictions", "missing.condition",
                 "missing.rate", "data.fold", "data.path", "teacher.checkpoint"}
 VARYING_SECTIONS = {"checkpoint"}
 

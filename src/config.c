@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "hardy/common.h"
+#include "hardy/metrics.h"
 
 typedef enum { T_INT, T_FLOAT, T_BOOL, T_STR, T_PATH, T_ENUM } key_type_t;
 
@@ -44,13 +45,16 @@ static const key_t_ SCHEMA[] = {
     {"data", "l2_normalize", T_ENUM, OFF(data.l2_normalize), "none", 0, 0, "none|text", false,
      "text: scale each text feature row to unit L2 norm (before standardize)"},
     {"missing", "condition", T_STR, OFF(missing.condition_text), "atv", 0, 0, NULL, false,
-     "comma list of fixed conditions (present modalities): a,t,v,at,av,tv,atv"},
+     "comma list of fixed conditions (present modalities): a,t,v,at,av,tv,atv; set this or rate"},
     {"missing", "rate", T_STR, OFF(missing.rate_text), "", 0, 0, NULL, false,
-     "comma list of random missing rates in [0,1) (GCNet protocol); set this or condition"},
+     "comma list of random missing rates in [0, 0.7] (GCNet's generator, docs/TRAINING.md); set "
+     "this or condition"},
     {"run", "seed", T_INT, OFF(run.seed), "1", 0, 2147483647.0, NULL, false, "master seed"},
     {"run", "threads", T_INT, OFF(run.threads), "0", 0, 1024, NULL, false,
      "OpenMP threads per rank (0: OMP_NUM_THREADS or the OpenMP default)"},
     {"run", "name", T_STR, OFF(run.name), "run", 0, 0, NULL, false, "free-text run name"},
+    {"run", "save_predictions", T_BOOL, OFF(run.save_predictions), "false", 0, 0, NULL, false,
+     "write DIR/predictions-<run>.csv: one row per test utterance (docs/TRAINING.md)"},
     {"run", "progress_seconds", T_FLOAT, OFF(run.progress_seconds), "10", 0, 3600, NULL, false,
      "minimum seconds between rank-0 progress lines"},
     {"model", "hidden", T_INT, OFF(model.hidden), "256", 1, 65536, NULL, true, "hidden size H"},
@@ -80,6 +84,10 @@ static const key_t_ SCHEMA[] = {
      false, "gradient averaging: bucketed non-blocking (overlaps backward) or one blocking call"},
     {"train", "bucket_mb", T_FLOAT, OFF(train.bucket_mb), "4", 0.0625, 4096, NULL, false,
      "gradient bucket size for the non-blocking allreduce"},
+    {"train", "select_metric", T_STR, OFF(train.select_metric), "auto", 0, 0, NULL, false,
+     "validation metric that selects the stage-2 epoch: auto (wa for classification, mae for "
+     "regression) or any reported metric (docs/TRAINING.md); mae is minimised, the rest "
+     "maximised"},
     {"train", "max_steps", T_INT, OFF(train.max_steps), "0", 0, 1e9, NULL, false,
      "stop every phase after this many steps (0: no limit; for smoke tests)"},
     {"teacher", "warmup_epochs", T_INT, OFF(teacher.warmup_epochs), "100", 0, 100000, NULL, false,
@@ -303,6 +311,14 @@ void hardy_config_defaults(hardy_config_t *cfg) {
   }
 }
 
+/* Where missing.condition and missing.rate were last set (1 a file or stored text, 2 --set),
+ * so that finalize can tell a clash in one place from a command line overriding a file. */
+static void mark_source(hardy_config_t *cfg, const char *section, const char *key, int level) {
+  if (strcmp(section, "missing")) return;
+  if (!strcmp(key, "condition")) cfg->missing.condition_src = level;
+  if (!strcmp(key, "rate")) cfg->missing.rate_src = level;
+}
+
 /* libinih as Debian builds it reports no line numbers to the handler and reads lines into a
  * fixed buffer, so lines are fed through our own reader, which counts them and rejects lines
  * that would be cut. */
@@ -353,6 +369,7 @@ static int ini_on_key(void *user, const char *section, const char *name, const c
     return 0;
   }
   ctx->status = set_key(ctx->cfg, section, name, value, where);
+  if (ctx->status == HARDY_OK) mark_source(ctx->cfg, section, name, 1);
   return ctx->status < 0 ? 0 : 1;
 }
 
@@ -396,7 +413,9 @@ int hardy_config_set(hardy_config_t *cfg, const char *assignment, const char *or
   trim(key);
   char where[HARDY_CFG_STR + 512];
   snprintf(where, sizeof where, "%s %.400s", origin, assignment);
-  return set_key(cfg, section, key, eq + 1, where);
+  HARDY_CHECK(set_key(cfg, section, key, eq + 1, where));
+  mark_source(cfg, section, key, 2);
+  return HARDY_OK;
 }
 
 int hardy_condition_parse(const char *text) {
@@ -447,11 +466,33 @@ static int add_condition(hardy_config_t *cfg, const char *tok, const char *key) 
 static int add_rate(hardy_config_t *cfg, const char *tok, const char *key) {
   char *end = NULL;
   double r = strtod(tok, &end);
-  if (end == tok || *end || !(r >= 0.0 && r < 1.0))
-    return hardy_fail(HARDY_ERR_INPUT, "%s: '%s' is not a missing rate in [0, 1)", key, tok);
+  if (end == tok || *end || !(r >= 0.0 && r <= HARDY_MISSING_RATE_MAX))
+    return hardy_fail(HARDY_ERR_INPUT,
+                      "%s: '%s' is not a missing rate in [0, %g] (from 2/3 on every utterance "
+                      "keeps exactly one of the three modalities; GCNet's largest rate is %g)",
+                      key, tok, HARDY_MISSING_RATE_MAX, HARDY_MISSING_RATE_MAX);
   int n = cfg->missing.n_conditions++;
   cfg->missing.condition[n] = 0;
   cfg->missing.rate[n] = r;
+  return HARDY_OK;
+}
+
+/* missing.condition and missing.rate exclude each other. Both set in the same place (one file,
+ * or both with --set) is an error; a --set of one replaces the other from a file, and the
+ * default condition gives way to any rate. Afterwards only the key in use holds a value, so
+ * the echo (config.ini, checkpoints) records only what is used. */
+static int resolve_missing(hardy_config_t *cfg) {
+  char *cond = cfg->missing.condition_text, *rate = cfg->missing.rate_text;
+  int cs = cfg->missing.condition_src, rs = cfg->missing.rate_src;
+  if (cond[0] && rate[0]) {
+    if (cs == rs)
+      return hardy_fail(HARDY_ERR_INPUT,
+                        "missing.condition = '%s' and missing.rate = '%s' are both set%s; keep "
+                        "one: missing.condition for fixed conditions or missing.rate for random "
+                        "missing rates", cond, rate, cs == 2 ? " with --set" : "");
+    if (cs > rs) rate[0] = '\0';
+    else cond[0] = '\0';
+  }
   return HARDY_OK;
 }
 
@@ -471,6 +512,7 @@ int hardy_config_finalize(hardy_config_t *cfg) {
     cfg->data.fold = (int)v;
   }
   /* conditions and rates: exactly one of the two lists */
+  HARDY_CHECK(resolve_missing(cfg));
   cfg->missing.n_conditions = 0;
   bool has_rate = cfg->missing.rate_text[0] != '\0';
   if (has_rate) {
@@ -482,6 +524,20 @@ int hardy_config_finalize(hardy_config_t *cfg) {
     return hardy_fail(HARDY_ERR_INPUT,
                       "missing.condition and missing.rate are both empty; set one (e.g. "
                       "--set missing.condition=at or --set missing.rate=0.3)");
+  const char *sel = cfg->train.select_metric;
+  if (!hardy_metrics_known(sel, HARDY_TASK_CLASSIFICATION) &&
+      !hardy_metrics_known(sel, HARDY_TASK_REGRESSION)) {
+    const char *names[16];
+    char valid[256] = "auto";
+    for (int task = HARDY_TASK_CLASSIFICATION; task <= HARDY_TASK_REGRESSION; task++)
+      for (int i = 0, n = hardy_metrics_names(task, names, 16); i < n; i++)
+        if (!strstr(valid, names[i]) || task == HARDY_TASK_CLASSIFICATION) {
+          strncat(valid, ", ", sizeof valid - strlen(valid) - 1);
+          strncat(valid, names[i], sizeof valid - strlen(valid) - 1);
+        }
+    return hardy_fail(HARDY_ERR_INPUT, "train.select_metric = '%s' is not a metric; use one of: %s",
+                      sel, valid);
+  }
   if (cfg->model.hidden % cfg->model.heads != 0)
     return hardy_fail(HARDY_ERR_INPUT, "model.heads = %d does not divide model.hidden = %d",
                       cfg->model.heads, cfg->model.hidden);

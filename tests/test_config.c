@@ -129,13 +129,56 @@ int main(void) {
   hardy_config_set(&cfg, "curriculum.k_min=5", "--set");
   EXPECT_ERR(hardy_config_finalize(&cfg), "exceeds retrieval.k");
 
-  /* rates list takes precedence and is parsed */
+  /* a rates list replaces the default condition, and the echo records only the rates */
   hardy_config_defaults(&cfg);
   TEST_EQ_INT(hardy_config_set(&cfg, "missing.rate=0.0,0.3,0.7", "--set"), HARDY_OK);
   TEST_EQ_INT(hardy_config_finalize(&cfg), HARDY_OK);
   TEST_EQ_INT(cfg.missing.n_conditions, 3);
   TEST_NEAR(cfg.missing.rate[1], 0.3, 0, 0);
   TEST_EQ_INT(cfg.missing.condition[1], 0);
+  text = hardy_config_to_string(&cfg);
+  TEST_ASSERT(strstr(text, "[missing]\ncondition = \nrate = 0.0,0.3,0.7\n") != NULL,
+              "echo of a rate run:\n%s", text);
+  free(text);
+  /* GCNet's range: at most 0.7 */
+  hardy_config_defaults(&cfg);
+  hardy_config_set(&cfg, "missing.rate=0.3,0.8", "--set");
+  EXPECT_ERR(hardy_config_finalize(&cfg), "'0.8' is not a missing rate in [0, 0.7]");
+  /* both keys in one file, or both with --set: an error naming both */
+  const char *both = write_tmp("both.ini", "[missing]\ncondition = at\nrate = 0.3\n");
+  hardy_config_defaults(&cfg);
+  TEST_EQ_INT(hardy_config_load_file(&cfg, both), HARDY_OK);
+  EXPECT_ERR(hardy_config_finalize(&cfg),
+             "missing.condition = 'at' and missing.rate = '0.3' are both set");
+  hardy_config_defaults(&cfg);
+  hardy_config_set(&cfg, "missing.condition=tv", "--set");
+  hardy_config_set(&cfg, "missing.rate=0.5", "--set");
+  EXPECT_ERR(hardy_config_finalize(&cfg), "are both set with --set");
+  /* a --set of one replaces the other from the file; the echo keeps only the one in use */
+  const char *cond_file = write_tmp("cond.ini", "[missing]\ncondition = a, tv\n");
+  hardy_config_defaults(&cfg);
+  TEST_EQ_INT(hardy_config_load_file(&cfg, cond_file), HARDY_OK);
+  TEST_EQ_INT(hardy_config_set(&cfg, "missing.rate=0.5", "--set"), HARDY_OK);
+  TEST_EQ_INT(hardy_config_finalize(&cfg), HARDY_OK);
+  TEST_EQ_INT(cfg.missing.n_conditions, 1);
+  TEST_EQ_INT(cfg.missing.condition[0], 0);
+  TEST_ASSERT(cfg.missing.condition_text[0] == '\0', "condition kept: %s", cfg.missing.condition_text);
+  const char *rate_file = write_tmp("rate.ini", "[missing]\nrate = 0.5\n");
+  hardy_config_defaults(&cfg);
+  TEST_EQ_INT(hardy_config_load_file(&cfg, rate_file), HARDY_OK);
+  TEST_EQ_INT(hardy_config_set(&cfg, "missing.condition=at", "--set"), HARDY_OK);
+  TEST_EQ_INT(hardy_config_finalize(&cfg), HARDY_OK);
+  TEST_EQ_INT(cfg.missing.condition[0], HARDY_MOD_A | HARDY_MOD_T);
+  TEST_ASSERT(cfg.missing.rate_text[0] == '\0', "rate kept: %s", cfg.missing.rate_text);
+
+  /* the selection metric: auto or any reported metric */
+  hardy_config_defaults(&cfg);
+  TEST_ASSERT(!strcmp(cfg.train.select_metric, "auto"), "default %s", cfg.train.select_metric);
+  TEST_EQ_INT(hardy_config_set(&cfg, "train.select_metric=acc7", "--set"), HARDY_OK);
+  TEST_EQ_INT(hardy_config_finalize(&cfg), HARDY_OK);
+  hardy_config_set(&cfg, "train.select_metric=accuracy", "--set");
+  EXPECT_ERR(hardy_config_finalize(&cfg), "train.select_metric = 'accuracy' is not a metric; use "
+             "one of: auto, wa, ua, f1, mae, corr, acc2, acc2_has0, f1_has0, acc5, acc7");
 
   TEST_EQ_INT(hardy_condition_parse("va"), HARDY_MOD_A | HARDY_MOD_V);
   TEST_EQ_INT(hardy_condition_parse("aa"), -1);

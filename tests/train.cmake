@@ -6,7 +6,7 @@ hardy_add_script_test(NAME train_elastic SCRIPT train/test_elastic.sh TIMEOUT 30
 hardy_add_script_test(NAME train_ranks SCRIPT train/test_ranks.sh TIMEOUT 300 LABELS train)
 hardy_add_script_test(NAME train_learning SCRIPT train/test_learning.sh TIMEOUT 300 LABELS train)
 hardy_add_script_test(NAME train_errors SCRIPT train/test_errors.sh TIMEOUT 200 LABELS train)
-hardy_add_script_test(NAME train_eval SCRIPT train/test_eval.sh TIMEOUT 200 LABELS train)
+hardy_add_script_test(NAME train_eval SCRIPT train/test_eval.sh TIMEOUT 300 LABELS train)
 hardy_add_script_test(NAME train_curriculum SCRIPT train/test_curriculum_pipeline.sh TIMEOUT 300 LABELS train)
 hardy_add_script_test(NAME train_hardness SCRIPT train/test_hardness_cmd.sh TIMEOUT 300 LABELS train)
 hardy_add_test(NAME test_train_views SOURCES test_train_views.c)

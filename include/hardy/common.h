@@ -15,6 +15,9 @@ enum {
   HARDY_ERR_RUNTIME = -3, /* runtime failure: I/O, MPI, out of memory. Exit 3. */
 };
 
+/* What a dataset's labels are: classes or a real score (dataset, metrics and train share it). */
+typedef enum { HARDY_TASK_CLASSIFICATION = 0, HARDY_TASK_REGRESSION = 1 } hardy_task_t;
+
 /* Returned by train when it stopped on SIGTERM/SIGUSR1 after writing a checkpoint. */
 #define HARDY_STATUS_PREEMPTED (-143)
 

@@ -16,6 +16,10 @@
 /* Missing-modality conditions as bit sets of present modalities: bit 0 audio, 1 text, 2 visual. */
 enum { HARDY_MOD_A = 1, HARDY_MOD_T = 2, HARDY_MOD_V = 4, HARDY_MOD_ALL = 7 };
 
+/* Largest missing rate (GCNet's): at 2/3 and above every utterance keeps exactly one of the
+ * three modalities, so the realised rate stops at 2/3. */
+#define HARDY_MISSING_RATE_MAX 0.7
+
 typedef enum { HARDY_FOLD_NONE = -1, HARDY_FOLD_ALL = -2 } hardy_fold_mode_t;
 typedef enum { HARDY_NONFINITE_ERROR = 0, HARDY_NONFINITE_ZERO = 1 } hardy_nonfinite_t;
 /* Feature preprocessing (docs/DATA_FORMAT.md, "Standardisation"): value = position in the words. */
@@ -42,7 +46,8 @@ typedef struct {
   } data;
   struct {
     char condition_text[HARDY_CFG_STR]; /* comma list of a|t|v|at|av|tv|atv, or empty */
-    char rate_text[HARDY_CFG_STR];      /* comma list of rates in [0, 1), or empty */
+    char rate_text[HARDY_CFG_STR];      /* comma list of rates in [0, 0.7], or empty */
+    int condition_src, rate_src;        /* where each was set: 0 default, 1 file, 2 --set */
     int n_conditions;                   /* parsed: how many runs, each a condition or a rate */
     int condition[HARDY_MAX_CONDITIONS]; /* present-modality bit set, or 0 when it is a rate */
     double rate[HARDY_MAX_CONDITIONS];   /* missing rate, or -1 when it is a condition */
@@ -52,6 +57,7 @@ typedef struct {
     int threads; /* 0: OMP_NUM_THREADS / the OpenMP default */
     char name[HARDY_CFG_STR];
     double progress_seconds; /* minimum seconds between rank-0 progress lines */
+    bool save_predictions;   /* DIR/predictions-<run>.csv of the test split */
   } run;
   struct {
     int hidden, depth, heads;
@@ -66,6 +72,7 @@ typedef struct {
     int allreduce;   /* hardy_allreduce_t */
     double bucket_mb;
     int max_steps;   /* 0: no limit; > 0 stops each phase early (tests, smoke runs) */
+    char select_metric[HARDY_CFG_STR]; /* "auto" or a metric name (hardy_metrics_names) */
   } train;
   struct {
     int warmup_epochs, epochs;

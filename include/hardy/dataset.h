@@ -11,7 +11,6 @@
 
 #include "hardy/config.h"
 
-typedef enum { HARDY_TASK_CLASSIFICATION = 0, HARDY_TASK_REGRESSION = 1 } hardy_task_t;
 enum { HARDY_SPLIT_TRAIN = 0, HARDY_SPLIT_VAL = 1, HARDY_SPLIT_TEST = 2 };
 enum { HARDY_N_MOD = 3 }; /* audio, text, visual: the order of the feature groups */
 #define HARDY_MAX_CLASSES 1024

@@ -10,6 +10,7 @@
 #ifndef HARDY_TRAIN_H
 #define HARDY_TRAIN_H
 
+#include <cjson/cJSON.h>
 #include <mpi.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -51,6 +52,25 @@ int hardy_train_evaluate_groups(hardy_model_t *model, const hardy_shard_t *shard
                                 hardy_missing_t miss, uint64_t seed, int batch_dialogues, int task,
                                 int n_classes, const int8_t *groups, MPI_Comm comm,
                                 hardy_metrics_t *out);
+/* The same that also returns every local row's output: values[i * W + k] for local row i,
+ * W = n_classes (softmax probabilities) or 1 (the regression value); values may be NULL. */
+int hardy_train_evaluate_rows(hardy_model_t *model, const hardy_shard_t *shard,
+                              hardy_missing_t miss, uint64_t seed, int batch_dialogues, int task,
+                              int n_classes, const int8_t *groups, MPI_Comm comm,
+                              hardy_metrics_t *out, float *values);
+
+/* Metrics as reported in results.json and by eval --json: the task's scalar metrics and n,
+ * plus per-class recall and the confusion matrix for classification. Caller deletes. Local. */
+cJSON *hardy_train_metrics_json(const hardy_metrics_t *m);
+
+/* Write the predictions of a split as CSV to `path`: one row per utterance of the shards over
+ * comm, in global-id order (id, name, label, prediction, class probabilities or nothing more
+ * for regression, hardness tercile). values as from hardy_train_evaluate_rows; tercile[i] in
+ * {0, 1, 2} for local row i, or NULL (the column stays empty). Rows are gathered to rank 0,
+ * which writes path.tmp and renames it. Collective; errors agreed. */
+int hardy_train_write_predictions(const char *path, const hardy_dataset_t *ds,
+                                  const hardy_shard_t *shard, const float *values,
+                                  const int8_t *tercile, MPI_Comm comm);
 
 /* The feature statistics stored in a checkpoint or teacher (its /meta/standardize_json) for a
  * dataset: *legacy = true for checkpoints written before standardisation existed, whose models

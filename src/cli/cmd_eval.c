@@ -1,6 +1,7 @@
 /* `hardy-hpc eval --checkpoint FILE ...`: evaluate a saved model on a split of a dataset under
- * a missing condition or rate, on any rank count. The model's shape and the default dataset,
- * fold and seed come from the configuration stored in the checkpoint. */
+ * a missing condition or rate, on any rank count. The model's shape, the default dataset, fold
+ * and missing condition, and the seed of the validation hold-out come from the configuration
+ * stored in the checkpoint. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,20 +15,24 @@
 static const char *USAGE =
     "usage: hardy-hpc eval --checkpoint FILE|DIR [--data FILE.h5] [--condition X | --missing-rate p]\n"
     "                      [--split test|validation|train] [--fold none|K] [--seed S] [--json]\n"
+    "                      [--predictions FILE.csv]\n"
     "Evaluate a saved model (a training checkpoint, the final <run>-final.h5, or DIR/best) on a\n"
     "split of a dataset under a fixed missing condition (a, t, v, at, av, tv, atv) or a random\n"
     "missing rate. Masks are drawn once per (seed, utterance), as in training.\n"
     "  --checkpoint   checkpoint file, or a directory (its `latest`), or DIR/best\n"
     "  --data         dataset file (default: the one the model was trained on)\n"
-    "  --condition    present modalities (default: atv)\n"
-    "  --missing-rate random missing rate in [0, 1)\n"
+    "  --condition    present modalities (default: the condition the model was trained under)\n"
+    "  --missing-rate random missing rate in [0, 0.7] (GCNet's generator)\n"
     "  --split        which split to evaluate (default: test)\n"
     "  --fold         fold setting for the split (default: the training configuration's)\n"
-    "  --seed         seed of the evaluation masks (default: the training run.seed)\n"
-    "  --json         print the metrics as one JSON object on stdout\n";
+    "  --seed         seed of the evaluation masks under a random missing rate (default: the\n"
+    "                 checkpoint's run.seed); the validation hold-out always uses the\n"
+    "                 checkpoint's seed\n"
+    "  --json         print the metrics as one JSON object on stdout\n"
+    "  --predictions  write one CSV row per evaluated utterance (rank 0; docs/TRAINING.md)\n";
 
 typedef struct {
-  const char *ckpt, *data, *condition, *rate, *split, *fold, *seed;
+  const char *ckpt, *data, *condition, *rate, *split, *fold, *seed, *predictions;
   bool json;
 } eval_args_t;
 
@@ -43,6 +48,7 @@ static int parse_args(int argc, char **argv, eval_args_t *a) {
                         : !strcmp(f, "--split")        ? &a->split
                         : !strcmp(f, "--fold")         ? &a->fold
                         : !strcmp(f, "--seed")         ? &a->seed
+                        : !strcmp(f, "--predictions")  ? &a->predictions
                                                        : NULL;
     if (slot) {
       if (!(*slot = hardy_cli_value(argc, argv, i++))) return HARDY_ERR_INPUT;
@@ -60,7 +66,30 @@ static int parse_args(int argc, char **argv, eval_args_t *a) {
   return HARDY_OK;
 }
 
-/* The configuration stored in the checkpoint, with the command line's changes. */
+/* The missing condition or rate the checkpoint's model was trained under, as config text
+ * (e.g. "missing.condition=at"): entry run_index % n of the stored list (a job runs its
+ * (fold, condition) pairs fold-major). */
+static int stored_missing(const hardy_ckpt_info_t *info, const hardy_config_t *stored, char *out,
+                          size_t cap) {
+  hardy_config_t *c = hardy_malloc(sizeof *c, "configuration");
+  if (!c) return HARDY_ERR_RUNTIME;
+  *c = *stored;
+  /* checkpoints of older versions record both keys; the rate was the one in use */
+  if (c->missing.rate_text[0]) c->missing.condition_text[0] = '\0';
+  int st = hardy_config_finalize(c);
+  if (st == HARDY_OK) {
+    int k = info->run_index % c->missing.n_conditions;
+    if (c->missing.condition[k] > 0)
+      snprintf(out, cap, "missing.condition=%s", hardy_condition_name(c->missing.condition[k]));
+    else
+      snprintf(out, cap, "missing.rate=%.17g", c->missing.rate[k]);
+  }
+  free(c);
+  return st;
+}
+
+/* The configuration stored in the checkpoint, with the command line's changes. The seed stays
+ * the checkpoint's: it decides the validation hold-out. */
 static int eval_config(const eval_args_t *a, const hardy_ckpt_info_t *info, hardy_config_t *cfg) {
   hardy_config_defaults(cfg);
   HARDY_CHECK(hardy_config_load_string(cfg, info->config_text, info->path));
@@ -73,14 +102,13 @@ static int eval_config(const eval_args_t *a, const hardy_ckpt_info_t *info, hard
     snprintf(set, sizeof set, "data.fold=%s", a->fold);
     HARDY_CHECK(hardy_config_set(cfg, set, "--fold"));
   }
-  if (a->seed) {
-    snprintf(set, sizeof set, "run.seed=%s", a->seed);
-    HARDY_CHECK(hardy_config_set(cfg, set, "--seed"));
-  }
-  snprintf(set, sizeof set, "missing.condition=%s", a->condition ? a->condition : "atv");
+  char own[64];
+  HARDY_CHECK(stored_missing(info, cfg, own, sizeof own));
+  snprintf(set, sizeof set, "missing.condition=%s", a->condition ? a->condition : "");
   HARDY_CHECK(hardy_config_set(cfg, set, "--condition"));
   snprintf(set, sizeof set, "missing.rate=%s", a->rate ? a->rate : "");
   HARDY_CHECK(hardy_config_set(cfg, set, "--missing-rate"));
+  if (!a->condition && !a->rate) HARDY_CHECK(hardy_config_set(cfg, own, info->path));
   HARDY_CHECK(hardy_config_finalize(cfg));
   if (cfg->data.fold == HARDY_FOLD_ALL)
     return hardy_fail(HARDY_ERR_INPUT, "eval: the model was trained with data.fold = all; name the "
@@ -102,6 +130,19 @@ static int eval_featnorm(const hardy_ckpt_info_t *info, const hardy_dataset_t *d
   return st;
 }
 
+/* Seed of the evaluation masks: --seed, else the checkpoint's run.seed. */
+static int mask_seed(const eval_args_t *a, const hardy_config_t *cfg, uint64_t *seed) {
+  *seed = (uint64_t)cfg->run.seed;
+  if (!a->seed) return HARDY_OK;
+  int64_t v = 0;
+  HARDY_CHECK(hardy_cli_int64("--seed", a->seed, 0, 2147483647, &v));
+  *seed = (uint64_t)v;
+  if (cfg->missing.condition[0] > 0 && hardy_world_rank() == 0)
+    hardy_log_warn("eval: --seed changes only the masks of a random missing rate; under the "
+                   "fixed condition %s it has no effect", hardy_condition_name(cfg->missing.condition[0]));
+  return HARDY_OK;
+}
+
 int hardy_cmd_eval(int argc, char **argv) {
   for (int i = 1; i < argc; i++)
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -117,7 +158,10 @@ int hardy_cmd_eval(int argc, char **argv) {
   hardy_ckpt_info_t info;
   HARDY_CHECK(hardy_ckpt_open(path, &info, comm));
   hardy_config_t cfg;
-  st = hardy_agree(eval_config(&a, &info, &cfg), comm);
+  uint64_t seed = 0;
+  st = eval_config(&a, &info, &cfg);
+  if (st == HARDY_OK) st = mask_seed(&a, &cfg, &seed);
+  st = hardy_agree(st, comm);
   hardy_dataset_t ds;
   memset(&ds, 0, sizeof ds);
   if (st == HARDY_OK) st = hardy_dataset_open(&ds, cfg.data.path, comm);
@@ -148,9 +192,20 @@ int hardy_cmd_eval(int argc, char **argv) {
     st = hardy_ckpt_read_model(path, &info, hardy_model_params(model), NULL, NULL, NULL, comm);
   hardy_metrics_t m;
   hardy_missing_t miss = {cfg.missing.condition[0], cfg.missing.rate[0]};
+  int width = ds.task == HARDY_TASK_CLASSIFICATION ? ds.num_classes : 1;
+  float *values = NULL;
+  if (st == HARDY_OK && a.predictions &&
+      !(values = hardy_malloc((size_t)HARDY_MAX(sh.n_utt, 1) * (size_t)width * sizeof(float),
+                              "predictions")))
+    st = HARDY_ERR_RUNTIME;
+  st = hardy_agree(st, comm);
   if (st == HARDY_OK)
-    st = hardy_train_evaluate(model, &sh, miss, (uint64_t)cfg.run.seed, cfg.train.batch_dialogues,
-                              ds.task, ds.num_classes, comm, &m);
+    st = hardy_train_evaluate_rows(model, &sh, miss, seed, cfg.train.batch_dialogues, ds.task,
+                                   ds.num_classes, NULL, comm, &m, values);
+  /* eval has no hardness of its own: the tercile column stays empty */
+  if (st == HARDY_OK && a.predictions)
+    st = hardy_train_write_predictions(a.predictions, &ds, &sh, values, NULL, comm);
+  free(values);
   if (st == HARDY_OK && hardy_world_rank() == 0) {
     char cname[32];
     hardy_missing_name(miss, cname, sizeof cname);
@@ -160,19 +215,8 @@ int hardy_cmd_eval(int argc, char **argv) {
       cJSON_AddStringToObject(o, "dataset", ds.path);
       cJSON_AddStringToObject(o, "split", a.split);
       cJSON_AddStringToObject(o, "condition", cname);
-      cJSON *mo = cJSON_AddObjectToObject(o, "metrics");
-      if (m.task == HARDY_TASK_CLASSIFICATION) {
-        cJSON_AddNumberToObject(mo, "wa", m.wa);
-        cJSON_AddNumberToObject(mo, "ua", m.ua);
-        cJSON_AddNumberToObject(mo, "f1", m.f1);
-      } else {
-        cJSON_AddNumberToObject(mo, "mae", m.mae);
-        cJSON_AddNumberToObject(mo, "corr", m.corr);
-        cJSON_AddNumberToObject(mo, "acc2", m.acc2);
-        cJSON_AddNumberToObject(mo, "acc2_has0", m.acc2_has0);
-        cJSON_AddNumberToObject(mo, "f1", m.f1);
-      }
-      cJSON_AddNumberToObject(mo, "n", (double)m.n);
+      cJSON_AddNumberToObject(o, "mask_seed", (double)seed);
+      cJSON_AddItemToObject(o, "metrics", hardy_train_metrics_json(&m));
       char *text = cJSON_PrintUnformatted(o);
       printf("%s\n", text);
       free(text);
@@ -181,9 +225,11 @@ int hardy_cmd_eval(int argc, char **argv) {
       printf("%s %s under %s: n %lld, WA %.4f, UA %.4f, F1 %.4f\n", ds.path, a.split, cname,
              (long long)m.n, m.wa, m.ua, m.f1);
     } else {
-      printf("%s %s under %s: n %lld, MAE %.4f, corr %.4f, ACC2 %.4f, F1 %.4f\n", ds.path, a.split,
-             cname, (long long)m.n, m.mae, m.corr, m.acc2, m.f1);
+      printf("%s %s under %s: n %lld, MAE %.4f, corr %.4f, ACC2 %.4f, F1 %.4f, ACC2(has0) %.4f, "
+             "F1(has0) %.4f, ACC5 %.4f, ACC7 %.4f\n", ds.path, a.split, cname, (long long)m.n,
+             m.mae, m.corr, m.acc2, m.f1, m.acc2_has0, m.f1_has0, m.acc5, m.acc7);
     }
+    if (a.predictions) hardy_log_info("predictions of %lld utterances -> %s", (long long)m.n, a.predictions);
   }
   hardy_model_free(model);
   hardy_shard_free(&sh);

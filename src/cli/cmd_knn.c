@@ -35,7 +35,7 @@ static const char *USAGE =
     "  --data FILE           hardy-mer dataset (docs/DATA_FORMAT.md)\n"
     "  --k K                 neighbours per utterance\n"
     "  --condition C         fixed present set: a t v at av tv atv\n"
-    "  --missing-rate P      random masks, each modality missing with probability P in [0, 1)\n"
+    "  --missing-rate P      random masks at missing rate P in [0, 0.7] (GCNet's generator)\n"
     "  --split S             train (default) | val | test\n"
     "  --seed S              seed of the masks and of the validation split (default 1)\n"
     "  --epoch E             training epoch whose masks are used (default 0; train split)\n"
@@ -72,7 +72,7 @@ static int parse_flag(knn_args_t *a, const char *flag, const char *v, int *have_
       return hardy_fail(HARDY_ERR_INPUT, "--condition '%s': expected a, t, v, at, av, tv or atv", v);
     (*have_miss)++;
   } else if (!strcmp(flag, "--missing-rate")) {
-    HARDY_CHECK(hardy_cli_double(flag, v, 0.0, 0.999999, &a->miss.rate));
+    HARDY_CHECK(hardy_cli_double(flag, v, 0.0, HARDY_MISSING_RATE_MAX, &a->miss.rate));
     a->miss.condition = 0;
     (*have_miss)++;
   } else if (!strcmp(flag, "--split")) {

@@ -60,8 +60,9 @@ static void write_status(const char *dir, int status, int rank) {
 }
 
 /* Metric fields averaged for summaries. */
-static const char *METRIC_NAMES[] = {"wa", "ua", "f1", "mae", "corr", "acc2", "acc2_has0"};
-#define N_METRIC_NAMES 7
+static const char *METRIC_NAMES[] = {"wa",        "ua",      "f1",   "mae",  "corr",
+                                     "acc2",      "acc2_has0", "f1_has0", "acc5", "acc7"};
+#define N_METRIC_NAMES 10
 
 /* Mean of the objects at `key` ("validation" / "test") over the runs matching `condition`
  * (NULL: every run). NULL when no run matches. */
@@ -308,6 +309,8 @@ int hardy_train_run(const hardy_config_t *cfg, const hardy_train_opts_t *opts, M
                    "every step; raise the batch or use fewer ranks", cfg->train.batch_dialogues, nranks);
   hardy_dataset_t ds;
   HARDY_CHECK(hardy_dataset_open(&ds, cfg->data.path, comm));
+  /* the same verdict on every rank: the task comes from the file's attributes */
+  st = hardy_metrics_check_select(cfg->train.select_metric, ds.task, "train.select_metric");
   int folds[256], nf = 1;
   folds[0] = cfg->data.fold;
   if (cfg->data.fold != HARDY_FOLD_NONE) {

@@ -1,4 +1,5 @@
 /* Padded batch assembly and evaluation (train module). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,9 +116,18 @@ static int32_t argmax(const float *logits, int n) {
   return best;
 }
 
-int hardy_train_evaluate_groups(hardy_model_t *model, const hardy_shard_t *sh, hardy_missing_t miss,
-                                uint64_t seed, int batch_dialogues, int task, int n_classes,
-                                const int8_t *groups, MPI_Comm comm, hardy_metrics_t *out) {
+/* Softmax of a row's logits in double, stored as float. */
+static void softmax_row(const float *logits, int n, float *prob) {
+  double mx = logits[0], sum = 0.0;
+  for (int k = 1; k < n; k++) mx = logits[k] > mx ? logits[k] : mx;
+  for (int k = 0; k < n; k++) sum += exp((double)logits[k] - mx);
+  for (int k = 0; k < n; k++) prob[k] = (float)(exp((double)logits[k] - mx) / sum);
+}
+
+int hardy_train_evaluate_rows(hardy_model_t *model, const hardy_shard_t *sh, hardy_missing_t miss,
+                              uint64_t seed, int batch_dialogues, int task, int n_classes,
+                              const int8_t *groups, MPI_Comm comm, hardy_metrics_t *out,
+                              float *values) {
   const hardy_model_cfg_t *mc = hardy_model_config(model);
   int n_acc = groups ? 4 : 1;
   hardy_metrics_acc_t acc[4];
@@ -141,6 +151,10 @@ int hardy_train_evaluate_groups(hardy_model_t *model, const hardy_shard_t *sh, h
     int64_t rows = (int64_t)n * bb.batch.max_len;
     for (int64_t r = 0; st == HARDY_OK && r < rows; r++) {
       if (bb.local[r] < 0) continue;
+      if (values && task == HARDY_TASK_CLASSIFICATION)
+        softmax_row(mo.logits + r * mc->n_out, mc->n_out, values + bb.local[r] * mc->n_out);
+      else if (values)
+        values[bb.local[r]] = mo.logits[r * mc->n_out];
       int g = groups ? groups[bb.local[r]] : -1;
       for (int a = 0; a < n_acc; a++) {
         if (a > 0 && g != a - 1) continue;
@@ -164,6 +178,13 @@ int hardy_train_evaluate_groups(hardy_model_t *model, const hardy_shard_t *sh, h
   return st;
 }
 
+int hardy_train_evaluate_groups(hardy_model_t *model, const hardy_shard_t *sh, hardy_missing_t miss,
+                                uint64_t seed, int batch_dialogues, int task, int n_classes,
+                                const int8_t *groups, MPI_Comm comm, hardy_metrics_t *out) {
+  return hardy_train_evaluate_rows(model, sh, miss, seed, batch_dialogues, task, n_classes, groups,
+                                   comm, out, NULL);
+}
+
 int hardy_train_evaluate(hardy_model_t *model, const hardy_shard_t *sh, hardy_missing_t miss,
                          uint64_t seed, int batch_dialogues, int task, int n_classes,
                          MPI_Comm comm, hardy_metrics_t *out) {
@@ -179,31 +200,56 @@ int run_evaluate(run_t *r, hardy_model_t *model, const hardy_shard_t *sh, const 
 }
 
 void metrics_from_json(const cJSON *o, int task, hardy_metrics_t *m) {
-  static const char *names[] = {"wa", "ua", "f1", "mae", "corr", "acc2", "acc2_has0"};
-  double *field[] = {&m->wa, &m->ua, &m->f1, &m->mae, &m->corr, &m->acc2, &m->acc2_has0};
   memset(m, 0, sizeof *m);
   m->task = task;
-  for (int i = 0; o && i < 7; i++) {
+  const char *names[16];
+  int n_names = hardy_metrics_names(task, names, 16);
+  for (int i = 0; o && i < n_names; i++) {
     const cJSON *v = cJSON_GetObjectItem(o, names[i]);
-    if (cJSON_IsNumber(v)) *field[i] = v->valuedouble;
+    double *field = NULL;
+    if (cJSON_IsNumber(v) && hardy_metrics_field(m, names[i], &field) == 0) *field = v->valuedouble;
   }
   const cJSON *n = o ? cJSON_GetObjectItem(o, "n") : NULL;
   if (cJSON_IsNumber(n)) m->n = (int64_t)n->valuedouble;
+  const cJSON *recall = o ? cJSON_GetObjectItem(o, "recall") : NULL;
+  const cJSON *conf = o ? cJSON_GetObjectItem(o, "confusion") : NULL;
+  int c = cJSON_GetArraySize(recall);
+  if (task != HARDY_TASK_CLASSIFICATION || c <= 0 || c > HARDY_METRICS_DETAIL_MAX ||
+      cJSON_GetArraySize(conf) != c)
+    return;
+  m->n_classes = c;
+  for (int k = 0; k < c; k++) {
+    const cJSON *rk = cJSON_GetArrayItem(recall, k), *row = cJSON_GetArrayItem(conf, k);
+    m->recall[k] = cJSON_IsNumber(rk) ? rk->valuedouble : -1.0;
+    for (int j = 0; j < c; j++) {
+      const cJSON *v = cJSON_GetArrayItem(row, j);
+      m->confusion[k * c + j] = cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
+    }
+  }
 }
+
+cJSON *hardy_train_metrics_json(const hardy_metrics_t *m) { return metrics_json(m); }
 
 cJSON *metrics_json(const hardy_metrics_t *m) {
   cJSON *o = cJSON_CreateObject();
-  if (m->task == HARDY_TASK_CLASSIFICATION) {
-    cJSON_AddNumberToObject(o, "wa", m->wa);
-    cJSON_AddNumberToObject(o, "ua", m->ua);
-    cJSON_AddNumberToObject(o, "f1", m->f1);
-  } else {
-    cJSON_AddNumberToObject(o, "mae", m->mae);
-    cJSON_AddNumberToObject(o, "corr", m->corr);
-    cJSON_AddNumberToObject(o, "acc2", m->acc2);
-    cJSON_AddNumberToObject(o, "acc2_has0", m->acc2_has0);
-    cJSON_AddNumberToObject(o, "f1", m->f1);
+  const char *names[16];
+  int n_names = hardy_metrics_names(m->task, names, 16);
+  for (int i = 0; i < n_names; i++) {
+    double v = 0.0;
+    hardy_metrics_get(m, names[i], &v);
+    cJSON_AddNumberToObject(o, names[i], v);
   }
   cJSON_AddNumberToObject(o, "n", (double)m->n);
+  if (m->task == HARDY_TASK_CLASSIFICATION && m->n_classes > 0) {
+    int c = m->n_classes;
+    cJSON *recall = cJSON_AddArrayToObject(o, "recall"), *conf = cJSON_AddArrayToObject(o, "confusion");
+    for (int k = 0; k < c; k++) {
+      /* a class without labels has no recall */
+      cJSON_AddItemToArray(recall, m->recall[k] < 0 ? cJSON_CreateNull() : cJSON_CreateNumber(m->recall[k]));
+      cJSON *row = cJSON_CreateArray();
+      for (int j = 0; j < c; j++) cJSON_AddItemToArray(row, cJSON_CreateNumber((double)m->confusion[k * c + j]));
+      cJSON_AddItemToArray(conf, row);
+    }
+  }
   return o;
 }

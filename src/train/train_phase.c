@@ -126,7 +126,7 @@ static int epoch_end(run_t *r, trainee_t *t, int phase, int epoch, int epochs, e
     hardy_metrics_t val;
     HARDY_CHECK(run_evaluate(r, t->model, r->val, NULL, &val));
     cJSON_AddItemToObject(line, "validation", metrics_json(&val));
-    double v = hardy_metrics_selection_value(&val);
+    double v = hardy_metrics_selection_value(&val, r->cfg->train.select_metric);
     if (v > r->best_value) { /* strict: the earliest of equal epochs wins */
       r->best_value = v;
       r->best_epoch = epoch + 1;

@@ -335,6 +335,8 @@ static cJSON *run_result(run_t *r, const hardy_metrics_t *test, double seconds) 
   if (r->fold >= 0) cJSON_AddNumberToObject(o, "fold", r->fold);
   else cJSON_AddStringToObject(o, "fold", "none");
   cJSON_AddNumberToObject(o, "selected_epoch", r->best_epoch);
+  cJSON_AddStringToObject(o, "selected_by",
+                          hardy_metrics_select_name(r->cfg->train.select_metric, r->ds->task));
   cJSON_AddItemToObject(o, "validation", metrics_json(&r->best_val));
   cJSON_AddItemToObject(o, "test", metrics_json(&test[0]));
   if (r->test_tercile) {
@@ -383,7 +385,23 @@ int run_one(run_t *r, cJSON **result) {
   int st = test_terciles(r);
   hardy_metrics_t test[4];
   memset(test, 0, sizeof test);
-  if (st == HARDY_OK) st = run_evaluate(r, m, r->test, r->test_tercile, test);
+  int width = r->ds->task == HARDY_TASK_CLASSIFICATION ? r->ds->num_classes : 1;
+  float *values = NULL;
+  if (st == HARDY_OK && cfg->run.save_predictions &&
+      !(values = hardy_malloc((size_t)HARDY_MAX(r->test->n_utt, 1) * (size_t)width * sizeof(float),
+                              "predictions")))
+    st = HARDY_ERR_RUNTIME;
+  st = hardy_agree(st, r->comm);
+  if (st == HARDY_OK)
+    st = hardy_train_evaluate_rows(m, r->test, r->miss, (uint64_t)cfg->run.seed,
+                                   cfg->train.batch_dialogues, r->ds->task, r->ds->num_classes,
+                                   r->test_tercile, r->comm, test, values);
+  if (st == HARDY_OK && values) {
+    char path[HARDY_PATH_MAX + 96];
+    snprintf(path, sizeof path, "%s/predictions-%s.csv", r->opts->out_dir, r->tag);
+    st = hardy_train_write_predictions(path, r->ds, r->test, values, r->test_tercile, r->comm);
+  }
+  free(values);
   r->phase = PHASE_DONE;
   if (st == HARDY_OK) {
     char dir[HARDY_PATH_MAX + 32], name[96];
@@ -398,7 +416,8 @@ int run_one(run_t *r, cJSON **result) {
                    r->name, r->best_epoch, r->best_val.wa, test[0].wa, test[0].ua, test[0].f1);
   else
     hardy_log_info("[%s] selected epoch %d: validation MAE %.4f | test MAE %.4f corr %.4f ACC2 "
-                   "%.4f F1 %.4f", r->name, r->best_epoch, r->best_val.mae, test[0].mae,
-                   test[0].corr, test[0].acc2, test[0].f1);
+                   "%.4f F1 %.4f ACC2(has0) %.4f ACC7 %.4f", r->name, r->best_epoch,
+                   r->best_val.mae, test[0].mae, test[0].corr, test[0].acc2, test[0].f1,
+                   test[0].acc2_has0, test[0].acc7);
   return HARDY_OK;
 }
