@@ -10,6 +10,7 @@
 #   -DMPI_C_COMPILER=mpicc.mpich        which MPI (FindMPI); MPIEXEC_EXECUTABLE the launcher
 #   -DBLA_VENDOR=OpenBLAS|FLAME|Intel10_64lp|Generic|...   which BLAS (FindBLAS); default: the
 #                                        first of OpenBLAS, FLAME (BLIS), Intel10_64lp, Generic
+#   -DHARDY_BLAS_LIBRARIES_OVERRIDE=/path/libblas.so        a BLAS by hand (skips FindBLAS)
 #   -DHDF5_ROOT=... or -DHDF5_C_COMPILER_EXECUTABLE=h5pcc   which HDF5 (FindHDF5)
 #   -DSCALAPACK_LIBRARIES="/path/libscalapack.so"           ScaLAPACK by hand (wins)
 #   CMAKE_PREFIX_PATH / PKG_CONFIG_PATH (set by `module load`, Spack, conda) as usual.
@@ -25,13 +26,17 @@ function(hardy_deps_missing what deb rhel spack conda)
   if(ARGC GREATER 5)
     set(_detail "${ARGV5}\n")
   endif()
+  set(_conda "conda install -c conda-forge ${conda}")
+  if(conda STREQUAL "-")
+    set(_conda "not on conda-forge; build it into $CONDA_PREFIX (docs/INSTALL.md)")
+  endif()
   message(FATAL_ERROR
     "hardy-hpc: ${what} not found.\n${_detail}"
     "Install it (or load its module) and configure again:\n"
     "  Debian/Ubuntu:     apt-get install ${deb}\n"
     "  RHEL/Rocky (EPEL): dnf install ${rhel}\n"
     "  Spack:             spack install ${spack}\n"
-    "  conda-forge:       conda install -c conda-forge ${conda}\n"
+    "  conda-forge:       ${_conda}\n"
     "Or point CMake at an existing installation with CMAKE_PREFIX_PATH (see docs/INSTALL.md).")
 endfunction()
 
@@ -79,20 +84,32 @@ if(HARDY_MPI_H)
     endif()
   endif()
 endif()
-# Debian/Ubuntu install several MPIs side by side behind update-alternatives: when mpiexec is
-# the other MPI's launcher, take this MPI's own (mpiexec.mpich, mpiexec.openmpi).
+# Debian/Ubuntu install several MPIs side by side behind update-alternatives, so `mpiexec` may
+# be another MPI's launcher: then take this MPI's own (mpiexec.mpich, mpiexec.openmpi) from the
+# compiler wrapper's directory.
 if(MPIEXEC_EXECUTABLE)
-  get_filename_component(_real "${MPIEXEC_EXECUTABLE}" REALPATH)
-  get_filename_component(_real_name "${_real}" NAME)
-  foreach(_other openmpi mpich)
-    if(NOT _other STREQUAL HARDY_MPI_FLAVOUR AND _real_name MATCHES "\\.${_other}$")
-      get_filename_component(_dir "${MPIEXEC_EXECUTABLE}" DIRECTORY)
-      if(EXISTS "${_dir}/mpiexec.${HARDY_MPI_FLAVOUR}")
-        message(STATUS "mpiexec is ${_other}'s (alternatives); using mpiexec.${HARDY_MPI_FLAVOUR}")
-        set(MPIEXEC_EXECUTABLE "${_dir}/mpiexec.${HARDY_MPI_FLAVOUR}" CACHE FILEPATH "" FORCE)
-      endif()
+  execute_process(COMMAND ${MPIEXEC_EXECUTABLE} --version OUTPUT_VARIABLE _mpiexec_v
+    ERROR_VARIABLE _mpiexec_v TIMEOUT 20)
+  set(_launcher_flavour "")
+  if(_mpiexec_v MATCHES "Open MPI|OpenRTE")
+    set(_launcher_flavour openmpi)
+  elseif(_mpiexec_v MATCHES "HYDRA|MPICH|Intel\\(R\\) MPI")
+    set(_launcher_flavour mpich)
+  endif()
+  if(_launcher_flavour AND NOT _launcher_flavour STREQUAL HARDY_MPI_FLAVOUR)
+    get_filename_component(_mpicc_dir "${MPI_C_COMPILER}" REALPATH)
+    get_filename_component(_mpicc_dir "${_mpicc_dir}" DIRECTORY)
+    get_filename_component(_mpiexec_dir "${MPIEXEC_EXECUTABLE}" DIRECTORY)
+    find_program(_own_mpiexec NAMES mpiexec.${HARDY_MPI_FLAVOUR} mpirun.${HARDY_MPI_FLAVOUR}
+      mpiexec.hydra HINTS ${_mpicc_dir} ${_mpiexec_dir} NO_DEFAULT_PATH NO_CACHE)
+    if(_own_mpiexec)
+      message(STATUS "${MPIEXEC_EXECUTABLE} is ${_launcher_flavour}'s launcher; using ${_own_mpiexec}")
+      set(MPIEXEC_EXECUTABLE "${_own_mpiexec}" CACHE FILEPATH "Executable for running MPI programs." FORCE)
+    else()
+      message(WARNING "${MPIEXEC_EXECUTABLE} is ${_launcher_flavour}'s launcher, not ${HARDY_MPI_FLAVOUR}'s; "
+        "set -DMPIEXEC_EXECUTABLE=/path/to/this/MPI's/mpiexec for the tests.")
     endif()
-  endforeach()
+  endif()
 endif()
 message(STATUS "MPI: ${HARDY_MPI_LIBRARY_VERSION} (${HARDY_MPI_FLAVOUR}), launcher ${MPIEXEC_EXECUTABLE}")
 
@@ -138,7 +155,14 @@ endforeach()
 message(STATUS "HDF5: ${HDF5_VERSION} (parallel) ${HDF5_C_LIBRARIES}")
 
 # ---- BLAS and LAPACK ---------------------------------------------------------------
-if(DEFINED BLA_VENDOR OR DEFINED ENV{BLA_VENDOR})
+if(HARDY_BLAS_LIBRARIES_OVERRIDE)
+  # A BLAS given by hand (RHEL's OpenMP OpenBLAS is libopenblaso.so, which FindBLAS does not
+  # look for): -DHARDY_BLAS_LIBRARIES_OVERRIDE=/usr/lib64/libopenblaso.so
+  set(BLAS_LIBRARIES ${HARDY_BLAS_LIBRARIES_OVERRIDE})
+  set(BLAS_FOUND TRUE)
+  set(BLA_VENDOR Generic) # for FindLAPACK
+  set(_vendor "given by hand")
+elseif(DEFINED BLA_VENDOR OR DEFINED ENV{BLA_VENDOR})
   find_package(BLAS)
   set(_vendor "${BLA_VENDOR}")
   if(NOT _vendor)
@@ -158,12 +182,15 @@ if(NOT BLAS_FOUND)
     "libopenblas-openmp-dev" "openblas-devel" "openblas threads=openmp" "openblas"
     "Or choose another with -DBLA_VENDOR=FLAME (BLIS), Intel10_64lp (MKL), Generic.")
 endif()
-if(NOT "${HARDY_BLA_VENDOR}" STREQUAL "${BLA_VENDOR}")
+# FindLAPACK runs FindBLAS again (possibly for another vendor): keep this BLAS's libraries.
+set(HARDY_BLAS_LIBRARIES ${BLAS_LIBRARIES})
+if(NOT "${HARDY_BLA_VENDOR}" STREQUAL "${BLA_VENDOR}${HARDY_BLAS_LIBRARIES_OVERRIDE}")
+  unset(HARDY_CBLAS_INCLUDE_DIR CACHE)
   unset(HARDY_HAVE_OPENBLAS CACHE)
   unset(HARDY_HAVE_BLIS CACHE)
   unset(HARDY_HAVE_MKL CACHE)
 endif()
-set(HARDY_BLA_VENDOR "${BLA_VENDOR}" CACHE INTERNAL "")
+set(HARDY_BLA_VENDOR "${BLA_VENDOR}${HARDY_BLAS_LIBRARIES_OVERRIDE}" CACHE INTERNAL "")
 find_package(LAPACK QUIET)
 if(NOT LAPACK_FOUND)
   # BLIS ships no LAPACK: any LAPACK library will do (it calls the BLAS linked first).
@@ -175,6 +202,7 @@ endif()
 if(NOT LAPACK_FOUND)
   hardy_deps_missing("LAPACK" "liblapack-dev" "lapack-devel" "netlib-lapack" "liblapack")
 endif()
+set(BLAS_LIBRARIES ${HARDY_BLAS_LIBRARIES})
 
 # Which BLAS this is, by the functions it exports; its own calls are compiled only for it.
 set(CMAKE_REQUIRED_LIBRARIES ${BLAS_LIBRARIES} ${OpenMP_C_LIBRARIES} m)
@@ -210,10 +238,16 @@ if(HARDY_HAVE_MKL)
   file(WRITE ${CMAKE_BINARY_DIR}/cblas-shim/cblas.h "#include <mkl_cblas.h>\n")
   set(HARDY_CBLAS_INCLUDE_DIRS ${CMAKE_BINARY_DIR}/cblas-shim ${HARDY_MKL_INCLUDE_DIR})
 else()
-  get_filename_component(_blas_dir "${_blas_first}" DIRECTORY)
+  # Next to the library first (Debian keeps each BLAS's header beside it under the library's
+  # own directory name, e.g. include/<arch>/blis-openmp/cblas.h), then the usual places.
+  get_filename_component(_blas_real "${_blas_first}" REALPATH)
+  get_filename_component(_blas_dir "${_blas_real}" DIRECTORY)
+  get_filename_component(_blas_sub "${_blas_dir}" NAME)
   find_path(HARDY_CBLAS_INCLUDE_DIR cblas.h
-    HINTS "${_blas_dir}/../include" "${_blas_dir}/../../include"
-    PATH_SUFFIXES openblas blis flexiblas include)
+    HINTS "${_blas_dir}/../../../include/${CMAKE_LIBRARY_ARCHITECTURE}/${_blas_sub}"
+          "${_blas_dir}/../include" "${_blas_dir}/../include/blis" "${_blas_dir}/../include/openblas"
+    NO_DEFAULT_PATH)
+  find_path(HARDY_CBLAS_INCLUDE_DIR cblas.h PATH_SUFFIXES openblas blis flexiblas)
   if(NOT HARDY_CBLAS_INCLUDE_DIR)
     hardy_deps_missing("cblas.h (the C interface of BLAS ${HARDY_BLAS_NAME})"
       "libopenblas-openmp-dev" "openblas-devel" "openblas" "openblas")
@@ -226,6 +260,12 @@ message(STATUS "BLAS: ${HARDY_BLAS_NAME} (BLA_VENDOR ${BLA_VENDOR}) ${BLAS_LIBRA
 # In order: -DSCALAPACK_LIBRARIES=..., the scalapack CMake package (Spack, conda, source
 # builds), pkg-config (scalapack-<mpi> first, then scalapack). Only the ScaLAPACK library is
 # taken from pkg-config: Debian's scalapack-mpich.pc requires `mpi`, which may be another MPI.
+set(HARDY_SCALAPACK_NAMES "" CACHE STRING
+  "Names of the ScaLAPACK CMake package and pkg-config modules (default: scalapack-<mpi>;scalapack)")
+set(_sl_names_try ${HARDY_SCALAPACK_NAMES})
+if(NOT _sl_names_try)
+  set(_sl_names_try scalapack-${HARDY_MPI_FLAVOUR} scalapack)
+endif()
 find_package(PkgConfig QUIET)
 set(HARDY_SCALAPACK_VERSION "")
 if(SCALAPACK_LIBRARIES)
@@ -239,12 +279,12 @@ else()
   file(WRITE ${_probe}/CMakeLists.txt [=[
 cmake_minimum_required(VERSION 3.20)
 project(probe LANGUAGES NONE)
-find_package(scalapack CONFIG REQUIRED)
+find_package(scalapack CONFIG REQUIRED NAMES ${NAMES})
 get_target_property(_loc scalapack LOCATION)
 message(STATUS "HARDY_PROBE ${scalapack_DIR}|${scalapack_VERSION}|${_loc}")
 ]=])
   execute_process(COMMAND ${CMAKE_COMMAND} -S ${_probe} -B ${_probe}/build
-    "-DCMAKE_PREFIX_PATH=${CMAKE_PREFIX_PATH}" "-Dscalapack_DIR=${scalapack_DIR}"
+    "-DCMAKE_PREFIX_PATH=${CMAKE_PREFIX_PATH}" "-Dscalapack_DIR=${scalapack_DIR}" "-DNAMES=${_sl_names_try}"
     OUTPUT_VARIABLE _probe_out ERROR_VARIABLE _probe_err RESULT_VARIABLE _probe_rc)
   file(REMOVE_RECURSE ${_probe})
   if(_probe_rc EQUAL 0 AND _probe_out MATCHES "HARDY_PROBE ([^|]*)\\|([^|]*)\\|([^\n]*)")
@@ -256,7 +296,7 @@ message(STATUS "HARDY_PROBE ${scalapack_DIR}|${scalapack_VERSION}|${_loc}")
       message(STATUS "ScaLAPACK package ${_sl_dir} is built with ${_fl}; skipped")
     else()
       set(scalapack_DIR "${_sl_dir}" CACHE PATH "" FORCE)
-      find_package(scalapack CONFIG QUIET)
+      find_package(scalapack CONFIG QUIET NAMES ${_sl_names_try})
       set(HARDY_SCALAPACK_FROM "CMake package ${scalapack_DIR}")
       set(HARDY_SCALAPACK_LINK scalapack)
       set(HARDY_SCALAPACK_VERSION "${_sl_ver}")
@@ -266,7 +306,7 @@ message(STATUS "HARDY_PROBE ${scalapack_DIR}|${scalapack_VERSION}|${_loc}")
     message(STATUS "ScaLAPACK CMake package unusable (${CMAKE_MATCH_1}); trying pkg-config")
   endif()
   if(NOT HARDY_SCALAPACK_LINK AND PKG_CONFIG_FOUND)
-    foreach(_pc scalapack-${HARDY_MPI_FLAVOUR} scalapack)
+    foreach(_pc ${_sl_names_try})
       pkg_check_modules(_HSL QUIET ${_pc})
       if(_HSL_FOUND)
         set(_sl_names "")
@@ -293,7 +333,8 @@ message(STATUS "HARDY_PROBE ${scalapack_DIR}|${scalapack_VERSION}|${_loc}")
   endif()
 endif()
 if(NOT HARDY_SCALAPACK_LINK)
-  hardy_deps_missing("ScaLAPACK for ${HARDY_MPI_FLAVOUR} (tried -DSCALAPACK_LIBRARIES, the scalapack CMake package, pkg-config scalapack-${HARDY_MPI_FLAVOUR} and scalapack)"
+  string(REPLACE ";" ", " _sl_tried "${_sl_names_try}")
+  hardy_deps_missing("ScaLAPACK for ${HARDY_MPI_FLAVOUR} (looked for -DSCALAPACK_LIBRARIES, then a CMake package and a pkg-config module named ${_sl_tried})"
     "libscalapack-${HARDY_MPI_FLAVOUR}-dev" "scalapack-${HARDY_MPI_FLAVOUR}-devel"
     "netlib-scalapack ^${HARDY_MPI_FLAVOUR}" "scalapack"
     "Or give the library: -DSCALAPACK_LIBRARIES=/path/to/libscalapack.so")
@@ -323,7 +364,7 @@ macro(hardy_deps_pkg var pcname cmakepkg cmaketarget)
 endmacro()
 hardy_deps_pkg(HARDY_INIH inih inih inih::inih)
 if(NOT HARDY_INIH)
-  hardy_deps_missing("inih (INI parser library)" "libinih-dev" "inih-devel" "inih" "inih")
+  hardy_deps_missing("inih (INI parser library)" "libinih-dev" "inih-devel  (RHEL 9: CRB repository)" "libinih" "-")
 endif()
 hardy_deps_pkg(HARDY_CJSON libcjson cJSON cjson)
 if(NOT HARDY_CJSON)
@@ -337,10 +378,18 @@ endif()
 
 # ---- the interface target -------------------------------------------------------------
 add_library(hardy_deps INTERFACE)
-target_include_directories(hardy_deps INTERFACE ${HDF5_INCLUDE_DIRS} ${HARDY_CBLAS_INCLUDE_DIRS})
+target_include_directories(hardy_deps INTERFACE ${HDF5_INCLUDE_DIRS})
+# SYSTEM: BLIS's cblas.h defines static functions it does not use (warnings under -Werror).
+target_include_directories(hardy_deps SYSTEM INTERFACE ${HARDY_CBLAS_INCLUDE_DIRS})
 target_compile_definitions(hardy_deps INTERFACE ${HDF5_DEFINITIONS} ${HARDY_BLAS_DEFINITIONS}
   "HARDY_SCALAPACK_VERSION=\"${HARDY_SCALAPACK_VERSION} (${HARDY_SCALAPACK_FROM})\"")
 # The BLAS comes before LAPACK's own BLAS (FindLAPACK's list ends with one), so its symbols win.
 target_link_libraries(hardy_deps INTERFACE MPI::MPI_C OpenMP::OpenMP_C ${HDF5_C_LIBRARIES}
   ${HARDY_SCALAPACK_LINK} ${BLAS_LIBRARIES} ${LAPACK_LIBRARIES} ${HARDY_INIH} ${HARDY_CJSON}
   ${CMAKE_DL_LIBS} m)
+# MPICH defines MPI_STATUSES_IGNORE as the pointer constant 1, which gcc >= 11 takes for an
+# array of size 0 in every MPI_Waitall/MPI_Testall call (a false stringop-overflow warning).
+if(HARDY_MPI_FLAVOUR STREQUAL "mpich" AND CMAKE_C_COMPILER_ID STREQUAL "GNU"
+   AND CMAKE_C_COMPILER_VERSION VERSION_GREATER_EQUAL 11)
+  target_compile_options(hardy_deps INTERFACE -Wno-stringop-overflow)
+endif()

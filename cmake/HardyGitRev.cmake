@@ -1,11 +1,15 @@
 # Run at every build (cmake -P): writes OUT, a header defining HARDY_GIT_COMMIT as the source
 # tree's commit (with "-dirty" for uncommitted changes), or "unknown" outside a git checkout
-# (a release tarball, or a tree inside someone else's repository). The file is rewritten only
+# (a release tarball, or a tree inside someone else's repository), or $HARDY_GIT_COMMIT when
+# set (container and package builds without .git). The file is rewritten only
 # when the commit changes, so an unchanged tree recompiles nothing.
 #   cmake -DSRC=<source dir> -DOUT=<header> -P HardyGitRev.cmake
 set(_commit "unknown")
 find_program(_git git)
-if(_git)
+if(DEFINED ENV{HARDY_GIT_COMMIT} AND NOT "$ENV{HARDY_GIT_COMMIT}" STREQUAL "")
+  # given by the packager (container builds copy the sources without .git)
+  set(_commit "$ENV{HARDY_GIT_COMMIT}")
+elseif(_git)
   execute_process(COMMAND ${_git} -C "${SRC}" rev-parse --show-toplevel
     OUTPUT_VARIABLE _top RESULT_VARIABLE _rc OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
   if(_rc EQUAL 0)

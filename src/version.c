@@ -20,6 +20,8 @@ void hardy_version_print(void) {
   MPI_Get_library_version(mpi_lib, &len);
   MPI_Get_version(&mpi_major, &mpi_minor);
   mpi_lib[strcspn(mpi_lib, "\r\n")] = '\0'; /* first line only (MPICH adds build details) */
+  for (char *c = mpi_lib; *c; c++)
+    if (*c == '\t') *c = ' ';
   unsigned h5_major = 0, h5_minor = 0, h5_release = 0;
   H5get_libversion(&h5_major, &h5_minor, &h5_release);
   char blas[512];
