@@ -24,8 +24,11 @@ DEB_MPICH  = mpich libmpich-dev libhdf5-mpich-dev libscalapack-mpich-dev libblis
 BUILD_MPICH ?= $(BUILD)-mpich
 MPICH_CMAKE_ARGS ?= -DMPI_C_COMPILER=mpicc.mpich -DMPIEXEC_EXECUTABLE=/usr/bin/mpiexec.mpich \
              -DHDF5_C_COMPILER_EXECUTABLE=/usr/bin/h5pcc.mpich -DBLA_VENDOR=FLAME
-# Its test subset: unit, MPI and training tests.
+# Its test subset: unit, MPI (at 1 and 2 ranks) and training tests. MPICH's polling progress
+# is several times slower than Open MPI's when ranks outnumber cores (3-4 ranks on 2 cores), and
+# train_digits is the longest training test: both stay in the Open MPI run only.
 MPICH_LABELS ?= unit|mpi|train
+MPICH_EXCLUDE ?= _np[34]$$|train_digits$$
 
 export OMPI_ALLOW_RUN_AS_ROOT = 1
 export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM = 1
@@ -76,7 +79,7 @@ test-mpich:
 	@sh tools/install-deps.sh $(DEB_MPICH)
 	cmake -S . -B $(BUILD_MPICH) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(MPICH_CMAKE_ARGS) $(CMAKE_ARGS)
 	cmake --build $(BUILD_MPICH) -j $(JOBS)
-	cd $(BUILD_MPICH) && ctest --output-on-failure -j $(JOBS) -L "$(MPICH_LABELS)"
+	cd $(BUILD_MPICH) && ctest --output-on-failure -j $(JOBS) -L "$(MPICH_LABELS)" -E "$(MPICH_EXCLUDE)"
 
 PREFIX ?= /usr/local
 install: build

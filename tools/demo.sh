@@ -4,7 +4,8 @@
 #   from the source tree:    sh tools/demo.sh [BUILD_DIR] [RANKS]
 #   installed (any prefix):  hardy-hpc-demo [RANKS]   (bin/hardy-hpc, share/hardy-hpc/configs)
 # HARDY_BIN and MPIEXEC override the program and the MPI launcher; HARDY_DEMO_SET adds
-# overrides to the configuration ("train.stage2_epochs=2 teacher.epochs=1").
+# overrides to the configuration ("train.stage2_epochs=2 teacher.epochs=1"),
+# HARDY_DEMO_UTTERANCES sets the dataset's size (3000).
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 if [ -x "$HERE/hardy-hpc" ] && [ -f "$HERE/../share/hardy-hpc/configs/demo.ini" ]; then
@@ -28,7 +29,7 @@ case "$("$MPIEXEC" --version 2>&1)" in
 esac
 mkdir -p "$OUT"
 if [ ! -f "$OUT/demo.h5" ]; then
-  $MPIRUN "$BIN" synth --out "$OUT/demo.h5" --utterances 3000 --dims 64,96,48 --classes 4 \
+  $MPIRUN "$BIN" synth --out "$OUT/demo.h5" --utterances "${HARDY_DEMO_UTTERANCES:-3000}" --dims 64,96,48 --classes 4 \
     --task classification --folds 0 --seed 7 --shape iemocap
 fi
 $MPIRUN "$BIN" inspect "$OUT/demo.h5"

@@ -3,7 +3,7 @@
 # outside the source and build trees: every part is in place, --version names the version,
 # commit, MPI, BLAS, HDF5 and ScaLAPACK, the Slurm scripts find the installed program beside
 # them, and the demo job (bin/hardy-hpc-demo, configs from share/hardy-hpc) trains at 2 ranks
-# (shortened schedule) and writes its results.
+# (800 utterances, one epoch per phase) and writes its results.
 # usage: test_install.sh BUILD_DIR CMAKE   (HARDY_BIN, MPIEXEC, SOURCE_DIR from ctest)
 set -u
 BUILD_DIR=${1:?build directory}
@@ -47,7 +47,8 @@ found=$(env -u HARDY_BIN PATH=/usr/bin:/bin HARDY_JOBS_DIR="$PREFIX/share/hardy-
   fail "job scripts found '$found', not $PREFIX/bin/hardy-hpc"
 
 # The demo job from the installed tree.
-HARDY_DEMO_SET="teacher.warmup_epochs=1 teacher.epochs=1 train.stage1_epochs=1 train.stage2_epochs=1" \
+HARDY_DEMO_UTTERANCES=800 \
+  HARDY_DEMO_SET="teacher.warmup_epochs=1 teacher.epochs=1 train.stage1_epochs=1 train.stage2_epochs=1" \
   MPIEXEC=$MPIEXEC env -u HARDY_BIN "$PREFIX/bin/hardy-hpc-demo" 2 >demo.log 2>&1 ||
   { tail -n 30 demo.log; fail "hardy-hpc-demo exits non-zero"; }
 grep -q "demo finished" demo.log || fail "demo did not finish"
