@@ -15,8 +15,12 @@ hardy_early_traps() {
 }
 hardy_early_traps
 
-# The program: $HARDY_BIN, else hardy-hpc on PATH, else build/hardy-hpc of the submit dir.
+# The program: $HARDY_BIN, else the installed one beside these scripts (PREFIX/bin for
+# PREFIX/share/hardy-hpc/jobs), else hardy-hpc on PATH, else build/hardy-hpc of the submit dir.
 hardy_find_bin() {
+  if [ -z "${HARDY_BIN:-}" ] && [ -n "${HARDY_JOBS_DIR:-}" ] && [ -x "$HARDY_JOBS_DIR/../../../bin/hardy-hpc" ]; then
+    HARDY_BIN=$(cd "$HARDY_JOBS_DIR/../../../bin" && pwd)/hardy-hpc
+  fi
   if [ -z "${HARDY_BIN:-}" ]; then
     HARDY_BIN=$(command -v hardy-hpc 2>/dev/null) ||
       HARDY_BIN=${SLURM_SUBMIT_DIR:-$PWD}/build/hardy-hpc

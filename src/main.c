@@ -54,7 +54,7 @@ int main(int argc, char **argv) {
     if (rank == 0) usage(argc < 2 ? stderr : stdout);
     status = argc < 2 ? HARDY_ERR_INPUT : HARDY_OK;
   } else if (!strcmp(argv[1], "--version")) {
-    if (rank == 0) printf("hardy-hpc %s\n", HARDY_VERSION);
+    if (rank == 0) hardy_version_print();
   } else {
     const command_t *cmd = NULL;
     for (size_t i = 0; i < N_COMMANDS; i++)

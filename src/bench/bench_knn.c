@@ -19,8 +19,6 @@
 #include "hardy/log.h"
 #include "hardy/rng.h"
 
-extern void openblas_set_num_threads(int n);
-
 typedef struct {
   int64_t nq, nb;
   int d;
@@ -207,7 +205,7 @@ int hardy_bench_knn(int argc, char **argv) {
   cJSON_AddStringToObject(root, "blas_core", hardy_blas_core());
   for (int t = 0; t < n_threads && status == HARDY_OK; t++) {
     omp_set_num_threads(threads[t]);
-    openblas_set_num_threads(threads[t]);
+    hardy_blas_set_threads(threads[t]);
     /* every rank measures its own peak at the same time: the per-rank peak under load */
     MPI_Barrier(MPI_COMM_WORLD);
     double peak = hardy_bench_sgemm_gflops(2048, 2048, 1024, quick ? 0.2 : 1.0);

@@ -239,7 +239,7 @@ int hardy_bench_step(int argc, char **argv) {
   cJSON_AddNumberToObject(root, "dialogues", 16);
   for (int t = 0; t < n_thr && status == HARDY_OK; t++) {
     omp_set_num_threads(threads[t]);
-    openblas_set_num_threads(threads[t]);
+    hardy_blas_set_threads(threads[t]);
     double peak = hardy_bench_sgemm_gflops(1024, 1024, 1024, 1.0);
     for (int c = 0; c < n_cond && status == HARDY_OK; c++) {
       step_result_t r = {0};

@@ -12,8 +12,6 @@
 #include "hardy/log.h"
 #include "hardy/train.h"
 
-extern void openblas_set_num_threads(int n);
-
 static const char *USAGE =
     "usage: hardy-hpc train CONFIG.ini [--set section.key=value ...] --out DIR [--resume [FILE]]\n"
     "                       [--quiet]\n"
@@ -64,7 +62,7 @@ int hardy_cli_parse_config(int argc, char **argv, hardy_config_t *cfg, const cha
 
 void hardy_cli_apply_threads(const hardy_config_t *cfg) {
   if (cfg->run.threads > 0) omp_set_num_threads(cfg->run.threads);
-  openblas_set_num_threads(omp_get_max_threads());
+  hardy_blas_set_threads(omp_get_max_threads());
 }
 
 /* Does `arg` name a checkpoint (a .h5 file, a directory, or a latest/best pointer) rather than

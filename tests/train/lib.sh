@@ -13,6 +13,16 @@ run_mpi() { # ranks args...
 
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 
+# rank_pids PID: the hardy-hpc processes below PID at any depth (children of mpirun with Open
+# MPI, grandchildren under MPICH's hydra proxies); never another run's processes.
+rank_pids() {
+  local c
+  for c in $(pgrep -P "$1"); do
+    [ "$(cat /proc/"$c"/comm 2>/dev/null)" = hardy-hpc ] && echo "$c"
+    rank_pids "$c"
+  done
+}
+
 check() { # description condition-command...
   local what=$1; shift
   if "$@"; then echo "ok: $what"; else fail "$what"; fi

@@ -15,7 +15,7 @@ for i in 1 2 3 4 5 6; do
     sleep 0.02; t=$((t + 1))
   done
   sleep "0.$((RANDOM % 9))"
-  ranks=$(pgrep -P "$(pgrep -P $pid)" -x hardy-hpc || pgrep -x hardy-hpc)
+  ranks=$(rank_pids $pid)
   set -- $ranks
   kill -USR1 "$1"
   sleep "0.00$((RANDOM % 9))"

@@ -16,7 +16,7 @@ stop_with() { # signal dir [ranks]: signal mpirun, or with "ranks" every rank pr
   while kill -0 $pid 2>/dev/null && ! grep -q '"phase":"stage2"' "$2/metrics.jsonl" 2>/dev/null && [ $t -lt 3000 ]; do
     sleep 0.02; t=$((t + 1))
   done
-  if [ "${3:-}" = ranks ]; then pkill -"$1" -P $pid; else kill -"$1" $pid; fi
+  if [ "${3:-}" = ranks ]; then kill -"$1" $(rank_pids $pid); else kill -"$1" $pid; fi
   wait $pid; echo $?
 }
 rc=$(stop_with USR1 u1)
