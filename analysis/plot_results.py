@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Plot aggregated hardy-hpc results as PNG files.
 
 `plot_results.py DIR [DIR ...] --out PLOTDIR` aggregates the runs under DIR the way
@@ -21,12 +21,15 @@ import json
 import os
 import sys
 
-import matplotlib
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hardy_deps  # noqa: E402  (the install hint before the imports it guards)
+
+hardy_deps.need("matplotlib")
+import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend choice)
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import aggregate  # noqa: E402
 
 

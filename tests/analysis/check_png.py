@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """`check_png.py MIN_WIDTH MIN_HEIGHT FILE...`: each FILE is a PNG (signature and IHDR), at least
 that large, and decodes to a drawn figure (enough non-white pixels and several colours), so an
 empty or blank plot fails. Exit 0 when all are, 1 otherwise, with the reason."""
