@@ -2,6 +2,6 @@
 # directories with known numbers (tests/analysis/make_fixtures.py), and on tiny runs written by
 # hardy-hpc train itself, so a change in the program's output files shows up here.
 foreach(t aggregate plots training real_runs)
-  hardy_add_script_test(NAME analysis_${t} SCRIPT analysis/test_${t}.sh TIMEOUT 60
+  hardy_add_script_test(NAME analysis_${t} SCRIPT analysis/test_${t}.sh TIMEOUT 300
                         LABELS analysis)
 endforeach()
