@@ -183,16 +183,14 @@ def plot_hardness(doc, metric, stem, condition=None):
     for kind, rows in (("fixed", fixed), ("rate", rates)):
         if not rows:
             continue
-        width = 0.5 * len(rows) * max(2, len(groups)) + 1.0 if kind == "fixed" else 2.6
-        fig, axes = plt.subplots(1, 3, figsize=(max(6.4, 3 * width), 3.0), sharey=True)
+        width = 0.32 * len(rows) * max(2, len(groups)) + 0.8 if kind == "fixed" else 2.6
+        fig, axes = plt.subplots(1, 3, figsize=(min(12.0, max(6.4, 3 * width)), 3.0), sharey=True)
         lows, highs = [], []
         for ax, t in zip(axes, aggregate.TERCILES):
             if kind == "fixed":
                 lo, hi = grouped_bars(ax, doc, metric, rows, groups,
                                       lambda g, c, t=t: cells.get((g, c, t)))
-                ax.set_xticklabels([aggregate.row_label(c, doc).replace(" conditions", "")
-                                    .replace("mean of ", "mean ") if c in doc["averages"]
-                                    else c for c in rows])
+                ax.set_xticklabels(["mean" if c in doc["averages"] else c for c in rows])
             else:
                 lo, hi = rate_lines(ax, doc, metric, cells, rates, groups, tercile=t,
                                     label=t == "easy")
