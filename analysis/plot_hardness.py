@@ -211,7 +211,7 @@ def plot_k_agreement(runs, data, stem):
     what = "share the anchor's class" if data["task"] != "regression" else \
         "share the sign of the anchor's score"
     ax_a.set_xlabel("hardness rank q (deciles; 1 = hardest)")
-    ax_a.set_ylabel("%s neighbours that %s, %%" % (K_txt, what.split(" the ")[0]), fontsize=7)
+    ax_a.set_ylabel("%s neighbours that agree, %%" % K_txt, fontsize=7)
     ax_a.set_ylim(0, 100)
     ax_a.set_xlim(0, 1)
     ax_a.set_title("neighbours that %s (band: ± s.e.)" % what, fontsize=8)

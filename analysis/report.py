@@ -101,7 +101,8 @@ def paper_table(doc, metric, names, title):
     better = "lower" if metric in aggregate.LOWER_IS_BETTER else "higher"
     caption = "**%s** — %s, %s split: mean ± std over seeds, %s; each seed averaged over its " \
               "folds; bold = best (%s is better).\n\n" % (
-                  title, aggregate.unit_note(metric), doc["split"], seeds, better)
+                  title, aggregate.unit_note(metric).replace(" (lower is better)", ""),
+                  doc["split"], seeds, better)
     return caption + md_table(["method"] + [condition_header(n, doc) for n in names], rows)
 
 
