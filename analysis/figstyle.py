@@ -79,7 +79,7 @@ def value_axis(ax, lows, highs, percent=False):
     """Set the y limits from the data range [min(lows), max(highs)] (bars' bottoms are their
     error bars' lower ends); start at 0 when that is close, else mark a break."""
     lo, hi = min(lows), max(highs)
-    span = max(hi - lo, 1e-12)
+    span = max(hi - lo, 0.05 * abs(hi), 1e-12)  # one value: a 5% window, not 1e-12
     top = hi + 0.12 * span
     if percent:
         top = min(100.0, top if hi < 100.0 else 100.0)

@@ -137,6 +137,9 @@ def phase_lines(ax, series, phase, key, colours):
             ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", ms=3, lw=1,
                     color=colours[name], label=name)
             drawn = True
+    values = [x[key] for run in series.values() for x in run.get(phase, []) if finite(x.get(key))]
+    if values:
+        figstyle.value_axis(ax, values, values)
     last = max([x["epoch"] for run in series.values() for x in run.get(phase, [])] + [1])
     ax.set_xlim(0.5, last + 0.5)
     if last <= 6:
@@ -178,6 +181,10 @@ def plot_throughput(ax, series, colours, phases):
 
 
 def plot_validation(ax, series, metric, selected, colours):
+    values = [x["validation"][metric] for run in series.values() for x in run.get("stage2", [])
+              if finite((x.get("validation") or {}).get(metric))]
+    if values:
+        figstyle.value_axis(ax, values, values)
     for name, run in series.items():
         pts = [(x["epoch"], x["validation"][metric]) for x in run.get("stage2", [])
                if finite((x.get("validation") or {}).get(metric))]
@@ -189,7 +196,7 @@ def plot_validation(ax, series, metric, selected, colours):
         if chosen:
             ax.plot(chosen[0][0], chosen[0][1], marker="*", ms=9, color=colours[name],
                     ls="none")
-    ax.margins(x=0.08, y=0.1)
+    ax.margins(x=0.08)
     ax.set_xlabel("stage-2 epoch (star: selected)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
     ax.set_ylabel("validation %s" % metric.upper())
