@@ -17,7 +17,8 @@ with:
     training curves), each as PDF and 300-dpi PNG;
   - the provenance of every run directory (program, dataset, seed, conditions, ranks x threads,
     wall time, disk use, and any further fields results.json holds, such as version, commit
-    and hosts), and the runs that are missing, failed or were preempted (status.json);
+    and hosts), the config.ini keys that separate the columns, and the runs that are missing,
+    failed or were preempted (status.json);
   - REPORT_DIR/summary.json: aggregate.py's --json document the tables come from.
 
 Options as aggregate.py (--metric for the headline, --group-by, --baseline, --allow-mixed);
@@ -226,6 +227,29 @@ def provenance(coll, base):
     return datasets + text
 
 
+def configuration(coll):
+    """The config.ini keys in which the columns' first runs differ (what separates the methods),
+    and the first run's whole config.ini."""
+    firsts = [min((r for r in coll.runs if r.column == c), key=lambda r: (r.seed, r.path))
+              for c in coll.columns]
+    keys = sorted({k for a in firsts for b in firsts for k in aggregate.config_difference(a.cfg,
+                                                                                          b.cfg)})
+    out = []
+    if keys and len(firsts) > 1:
+        rows = [[k] + [r.cfg.get(k, "-") for r in firsts] for k in keys]
+        out.append("Keys of config.ini in which the columns differ (first run of each; seeds, "
+                   "conditions, folds and paths may vary within a column):\n\n" +
+                   md_table(["key"] + coll.columns, rows, ["---"] * (len(firsts) + 1)))
+    try:
+        with open(os.path.join(firsts[0].path, "config.ini"), encoding="utf-8") as f:
+            text = f.read()
+        out.append("<details><summary>config.ini of %s</summary>\n\n```ini\n%s```\n\n"
+                   "</details>\n" % (os.path.basename(firsts[0].path), text))
+    except OSError:
+        pass
+    return out
+
+
 def missing_section(doc, base):
     if not doc["missing"]:
         return "Every run directory found has its results.json.\n"
@@ -326,6 +350,7 @@ def build(args):
             parts += extra
     parts.append("## Runs and provenance\n")
     parts.append(provenance(coll, base))
+    parts += configuration(coll)
     parts.append("## Missing, failed and preempted runs\n")
     parts.append(missing_section(doc, base))
     aggregate.write_output(os.path.join(args.out, "summary.json"),
