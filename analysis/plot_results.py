@@ -106,7 +106,8 @@ def plot_rate(doc, metric, stem):
     figstyle.value_axis(ax, lows, highs, metric in aggregate.FRACTION_METRICS)
     ax.set_ylabel(axis_label(metric))
     ax.set_title(title_of(doc, "%s vs missing rate" % metric.upper()))
-    ax.legend(title="band: %s" % err_note(doc), title_fontsize=7)
+    ax.legend(title="band: %s" % err_note(doc), title_fontsize=7, loc="upper left",
+              bbox_to_anchor=(1.01, 1.0), frameon=False)
     return figstyle.save(fig, stem)
 
 
