@@ -19,6 +19,12 @@ for p in "${pngs[@]}"; do
   head -c 5 "${p%.png}.pdf" | grep -q '%PDF-' || { echo "FAIL: ${p%.png}.pdf is not a PDF" >&2; exit 1; }
 done
 echo "ok: ${#pngs[@]} linked figures are PNGs with drawn content and have PDFs"
+# a run without the curriculum has no hardness to draw: one message, exit 2
+rc=0
+"$PYTHON" "$A/plot_hardness.py" runs/false-s1 --out nohard 2>err || rc=$?
+[ "$rc" = 2 ] && grep -q "no hardness-<run>.h5" err \
+  || { echo "FAIL: plot_hardness.py on a uniform run (exit $rc): $(cat err)" >&2; exit 1; }
+echo "ok: plot_hardness.py on a uniform run: exit 2: $(cat err)"
 # without site-packages (-S) Debian's python3 has no numpy: one line naming pip and apt, exit 2
 rc=0
 "$PYTHON" -S "$A/report.py" runs --out none 2>err || rc=$?
