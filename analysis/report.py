@@ -272,10 +272,11 @@ HARDNESS_CAPTIONS = {
 
 
 def figures(doc, coll, out, data_path):
-    """Draw every figure; returns [(caption, relative PNG path)] and markdown tables."""
+    """Draw every figure; returns [(caption, relative PNG path)], markdown tables, and what
+    could not be drawn."""
     fig_dir = os.path.join(out, "figures")
     os.makedirs(fig_dir, exist_ok=True)
-    made, extra = [], []
+    made, extra, skipped = [], [], []
     for png in plot_results.plot_all(doc, doc["metric"], fig_dir):
         name = os.path.basename(png)[:-4]
         made.append(({"rate": "%s against the missing rate" % doc["metric"].upper(),
@@ -287,8 +288,12 @@ def figures(doc, coll, out, data_path):
         first = sorted(r.path for r in coll.runs if r.column == col)[0]
         slug = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in col)
         png = os.path.join(fig_dir, "training-%s.png" % slug)
-        series, checkpoints, _, _ = plot_training.read_metrics(
-            os.path.join(first, "metrics.jsonl"))
+        try:
+            series, checkpoints, _, _ = plot_training.read_metrics(
+                os.path.join(first, "metrics.jsonl"))
+        except plot_training.InputError as e:
+            skipped.append("training curves of %s: %s" % (col, e))
+            series = None
         if series:
             summary = plot_training.phase_summary(series, checkpoints)
             plot_training.plot_run(first, series, summary,
@@ -300,8 +305,8 @@ def figures(doc, coll, out, data_path):
             try:
                 pngs, md = plot_hardness.plot_dir(first, os.path.join(fig_dir, "hardness-" + slug),
                                                   data_path)
-            except plot_hardness.InputError as e:
-                extra.append("Hardness figures of %s skipped: %s\n" % (col, e))
+            except (plot_hardness.InputError, OSError, KeyError) as e:
+                skipped.append("hardness figures of %s: %s" % (col, e))
                 continue
             for p in pngs:
                 name = os.path.basename(p)[:-4]
@@ -311,7 +316,7 @@ def figures(doc, coll, out, data_path):
                 made.append(("%s: %s, %s" % (col, what, os.path.relpath(first, out)), p))
             extra.append("%s (column %s)\n\n%s" % (md.split("\n", 1)[0], col,
                                                    md.split("\n", 1)[1]))
-    return [(c, os.path.relpath(p, out)) for c, p in made], extra
+    return [(c, os.path.relpath(p, out)) for c, p in made], extra, skipped
 
 
 def build(args):
@@ -340,8 +345,10 @@ def build(args):
     if doc["notes"]:
         parts.append("Notes:\n\n" + "".join("- %s\n" % n for n in doc["notes"]))
     if not args.no_figures:
-        made, extra = figures(doc, coll, args.out, args.data)
+        made, extra, skipped = figures(doc, coll, args.out, args.data)
         parts.append("## Figures\n")
+        if skipped:
+            parts.append("Not drawn:\n\n" + "".join("- %s\n" % x for x in skipped))
         for caption, rel in made:
             parts.append("![%s](%s)\n\n*%s* ([PDF](%s))\n" % (caption, rel, caption,
                                                                rel[:-4] + ".pdf"))
