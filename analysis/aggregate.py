@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Aggregate hardy-hpc training runs into result tables.
 
 `aggregate.py DIR [DIR ...]` searches each DIR recursively for run directories (those holding

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Named tensors of a hardy-hpc checkpoint (format "hardy-ckpt", docs/CHECKPOINTS.md) with h5py.
 
 The flat float32 arrays (/model/params, /model/best_params, /optimizer/adam_m, /optimizer/adam_v)
@@ -23,8 +23,12 @@ import ctypes.util
 import os
 import sys
 
-import h5py
-import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hardy_deps  # noqa: E402  (the install hint before the imports it guards)
+
+hardy_deps.need("h5py", "numpy")
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
 
 FORMAT = "hardy-ckpt"
 LAYOUT_VERSION = 1

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Convert the GCNet / MERBench / MoMKE feature layout to a hardy-mer v1 HDF5 file.
 
 Inputs: a label pickle and three feature folders with one .npy per utterance.
@@ -26,9 +26,12 @@ import os
 import re
 import sys
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hardy_deps  # noqa: E402  (the install hint before the imports it guards)
+
+hardy_deps.need("numpy", "h5py")
+import numpy as np  # noqa: E402
+
 import hardy_h5  # noqa: E402
 
 CLASS_NAMES = {

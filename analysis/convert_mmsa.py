@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Convert an MMSA pickle (aligned_50.pkl / unaligned_50.pkl, as IMDer, DiCMoR and MMSA use)
 to a hardy-mer v1 HDF5 file.
 
@@ -23,9 +23,12 @@ import collections
 import os
 import sys
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hardy_deps  # noqa: E402  (the install hint before the imports it guards)
+
+hardy_deps.need("numpy", "h5py")
+import numpy as np  # noqa: E402
+
 import hardy_h5  # noqa: E402
 
 SPLITS = (("train", 0), ("valid", 1), ("test", 2))

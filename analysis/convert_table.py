@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Convert a generic multi-view table (CSV, ARFF or IDX images) to a hardy-mer v1 HDF5 file.
 
 Each sample becomes its own dialogue of one utterance (speaker 0). --views gives three
@@ -25,9 +25,12 @@ import os
 import re
 import sys
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hardy_deps  # noqa: E402  (the install hint before the imports it guards)
+
+hardy_deps.need("numpy", "h5py")
+import numpy as np  # noqa: E402
+
 import hardy_h5  # noqa: E402
 
 MISSING = {"", "?", "na", "nan", "null"}

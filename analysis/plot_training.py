@@ -1,14 +1,15 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Plot one hardy-hpc training run from DIR/metrics.jsonl.
 
 `plot_training.py DIR [--out FILE.png]` reads the JSON lines a run writes (one per epoch and
 phase: teacher_warmup, teacher, stage1, stage2; plus hardness and checkpoint lines) and draws
-one PNG (default DIR/training.png) with four panels:
+one figure (default DIR/training.png and DIR/training.pdf, 300 dpi) with these panels:
 
-  loss          training loss per epoch, the phases one after another on the x axis;
+  loss          training loss per epoch, one panel per phase (teacher warm-up, teacher,
+                stage 1, stage 2 define their losses differently, so they are never joined);
   validation    the stage-2 validation metric per epoch (WA, or MAE for regression), with the
                 epoch model selection kept (from DIR/results.json) marked;
-  throughput    utterances per second per epoch;
+  throughput    utterances per second per epoch, the phases side by side, never joined;
   time split    per phase: compute, waiting in the gradient allreduce, and the rest of the
                 epoch (batching, I/O), summed over epochs and runs.
 
@@ -24,14 +25,19 @@ import math
 import os
 import sys
 
-import matplotlib
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hardy_deps  # noqa: E402  (the install hint before the imports it guards)
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after the backend choice)
+hardy_deps.need("matplotlib")
+import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+import figstyle  # noqa: E402  (sets the Agg backend)
 
 EXIT_INPUT = 2
 PHASES = ("teacher_warmup", "teacher", "stage1", "stage2")
+PHASE_LABELS = {"teacher_warmup": "warm-up", "teacher": "teacher", "stage1": "stage 1",
+                "stage2": "stage 2"}
 MAX_LEGEND = 10
 
 
@@ -122,56 +128,77 @@ def phase_summary(series, checkpoints):
     return out
 
 
-def concatenated(run):
-    """(x, lines, boundaries): the run's epoch lines with a running x across phases."""
-    xs, lines, bounds, offset = [], [], [], 0
-    for phase in PHASES:
-        part = run.get(phase, [])
-        if not part:
-            continue
-        bounds.append((offset, phase))
-        xs += [offset + x["epoch"] for x in part]
-        lines += part
-        offset += max(x["epoch"] for x in part)
-    return xs, lines, bounds
-
-
-def draw_phase_bounds(ax, bounds):
-    for x0, phase in bounds:
-        ax.axvline(x0 + 0.5, color="0.6", lw=0.8, ls="--")
-        # Vertical, so the names of one-epoch phases do not run into each other.
-        ax.text(x0 + 0.6, 0.98, phase, transform=ax.get_xaxis_transform(), fontsize=7,
-                va="top", rotation=90, color="0.35")
-
-
-def plot_series(ax, series, key, ylabel):
-    bounds = []
+def phase_lines(ax, series, phase, key, colours):
+    """One line per run over the epochs of one phase; returns whether anything was drawn."""
+    drawn = False
     for name, run in series.items():
-        xs, lines, b = concatenated(run)
-        pts = [(x, line[key]) for x, line in zip(xs, lines) if finite(line.get(key))]
+        pts = [(x["epoch"], x[key]) for x in run.get(phase, []) if finite(x.get(key))]
         if pts:
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", lw=1, label=name)
-            bounds = bounds or b
-    draw_phase_bounds(ax, bounds)
-    ax.set_xlabel("epoch (phases in order)")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel(ylabel)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", ms=3, lw=1,
+                    color=colours[name], label=name)
+            drawn = True
+    values = [x[key] for run in series.values() for x in run.get(phase, []) if finite(x.get(key))]
+    if values:
+        figstyle.value_axis(ax, values, values)
+    last = max([x["epoch"] for run in series.values() for x in run.get(phase, [])] + [1])
+    ax.set_xlim(0.5, last + 0.5)
+    if last <= 6:
+        ax.set_xticks(range(1, last + 1))
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
     ax.grid(alpha=0.3)
+    return drawn
 
 
-def plot_validation(ax, series, metric, selected):
+def run_colours(series):
+    names = sorted(series)
+    return {n: figstyle.PALETTE[i % len(figstyle.PALETTE)] for i, n in enumerate(names)}
+
+
+def plot_throughput(ax, series, colours, phases):
+    """Utterances / s per epoch, the phases side by side on x with a gap and a label each:
+    a line never joins two phases."""
+    offset, ticks = 0, []
+    for phase in phases:
+        longest = 0
+        for name, run in series.items():
+            pts = [(x["epoch"], x["utt_per_s"]) for x in run.get(phase, [])
+                   if finite(x.get("utt_per_s"))]
+            if pts:
+                ax.plot([offset + p[0] for p in pts], [p[1] for p in pts], marker=".", ms=3,
+                        lw=1, color=colours[name])
+                longest = max(longest, max(p[0] for p in pts))
+        if longest:
+            ticks.append((offset + (longest + 1) / 2, PHASE_LABELS[phase]))
+            ax.axvspan(offset + 0.5, offset + longest + 0.5, color="0.93", lw=0, zorder=0)
+            offset += longest + 1
+    ax.set_xticks([t[0] for t in ticks])
+    ax.set_xticklabels([t[1] for t in ticks], fontsize=6)
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("utterances / s")
+    ax.set_xlabel("epochs of each phase (shaded)")
+    ax.grid(axis="y", alpha=0.3)
+
+
+def plot_validation(ax, series, metric, selected, colours):
+    values = [x["validation"][metric] for run in series.values() for x in run.get("stage2", [])
+              if finite((x.get("validation") or {}).get(metric))]
+    if values:
+        figstyle.value_axis(ax, values, values)
     for name, run in series.items():
         pts = [(x["epoch"], x["validation"][metric]) for x in run.get("stage2", [])
                if finite((x.get("validation") or {}).get(metric))]
         if not pts:
             continue
-        line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", lw=1, label=name)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", ms=3, lw=1,
+                color=colours[name], label=name)
         chosen = [p for p in pts if p[0] == selected.get(name)]
         if chosen:
-            ax.plot(chosen[0][0], chosen[0][1], marker="*", ms=12, color=line.get_color(),
+            ax.plot(chosen[0][0], chosen[0][1], marker="*", ms=9, color=colours[name],
                     ls="none")
-    ax.set_xlabel("stage-2 epoch (star: the epoch model selection kept)")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.margins(x=0.08)
+    ax.set_xlabel("stage-2 epoch (star: selected)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
     ax.set_ylabel("validation %s" % metric.upper())
     ax.grid(alpha=0.3)
 
@@ -179,41 +206,56 @@ def plot_validation(ax, series, metric, selected):
 def plot_time_split(ax, summary):
     phases = [p for p in PHASES if p in summary]
     bottom = [0.0] * len(phases)
-    for key, label, colour in (("compute_s", "compute", "#4c72b0"),
-                               ("allreduce_wait_s", "allreduce wait", "#dd8452"),
-                               ("other_s", "other (batching, I/O)", "#bbbbbb")):
+    for key, label, colour in (("compute_s", "compute", "#0072B2"),
+                               ("allreduce_wait_s", "allreduce wait", "#E69F00"),
+                               ("other_s", "other (batching, I/O)", "#BBBBBB")):
         values = [summary[p][key] for p in phases]
-        ax.bar(phases, values, bottom=bottom, label=label, color=colour)
+        ax.bar([PHASE_LABELS[p] for p in phases], values, bottom=bottom, label=label,
+               color=colour)
         bottom = [b + v for b, v in zip(bottom, values)]
     for i, p in enumerate(phases):
         share = summary[p]["allreduce_share"]
         if share is not None:
             ax.text(i, bottom[i], "%.0f%% wait" % (100 * share), ha="center", va="bottom",
-                    fontsize=7)
-    ax.set_ylim(0, 1.15 * max(bottom + [1e-9]))  # room for the share labels
-    ax.set_ylabel("seconds (all epochs and runs)")
-    ax.tick_params(axis="x", labelsize=8)
-    ax.legend(fontsize=7)
+                    fontsize=6)
+    ax.set_ylim(0, 1.18 * max(bottom + [1e-9]))  # room for the share labels
+    ax.set_ylabel("seconds, all epochs and runs")
+    ax.tick_params(axis="x", labelsize=6)
+    ax.legend(fontsize=6, frameon=False)
 
 
 def plot_run(directory, series, summary, metric, selected, out):
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), dpi=90)
-    plot_series(axes[0, 0], series, "loss", "training loss")
-    axes[0, 0].set_title("loss per epoch", fontsize=9)
-    plot_validation(axes[0, 1], series, metric, selected)
-    axes[0, 1].set_title("validation per epoch (stage 2)", fontsize=9)
-    plot_series(axes[1, 0], series, "utt_per_s", "utterances / s")
-    axes[1, 0].set_title("throughput", fontsize=9)
-    plot_time_split(axes[1, 1], summary)
-    axes[1, 1].set_title("compute / allreduce split", fontsize=9)
-    if len(series) <= MAX_LEGEND:
-        axes[0, 0].legend(fontsize=7)
-    fig.suptitle(os.path.normpath(directory), fontsize=10)
-    fig.tight_layout()
-    tmp = out + ".tmp"
-    fig.savefig(tmp, format="png", dpi=fig.dpi)
-    plt.close(fig)
-    os.replace(tmp, out)
+    """The losses in one panel per phase (their losses are defined differently: never joined),
+    then validation, throughput and the time split. Writes out's stem as .png and .pdf."""
+    phases = [p for p in PHASES if any(run.get(p) for run in series.values())]
+    colours = run_colours(series)
+    fig = plt.figure(figsize=(max(9.0, 2.3 * len(phases)), 5.8))
+    grid = fig.add_gridspec(2, 12, hspace=0.6, wspace=3.6)
+    width = 12 // max(1, len(phases))
+    for i, phase in enumerate(phases):
+        ax = fig.add_subplot(grid[0, i * width:(i + 1) * width])
+        phase_lines(ax, series, phase, "loss", colours)
+        ax.set_title("%s loss" % ("teacher warm-up" if phase == "teacher_warmup"
+                                  else PHASE_LABELS[phase]))
+        ax.set_xlabel("epoch")
+        if i == 0:
+            ax.set_ylabel("training loss (per phase)")
+        if i == len(phases) - 1 and len(series) <= MAX_LEGEND:
+            ax.legend(title="run", title_fontsize=6, fontsize=6, frameon=False,
+                      loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax = fig.add_subplot(grid[1, 0:4])
+    plot_validation(ax, series, metric, selected, colours)
+    ax.set_title("validation per epoch (stage 2)")
+    ax = fig.add_subplot(grid[1, 4:8])
+    plot_throughput(ax, series, colours, phases)
+    ax.set_title("throughput")
+    ax = fig.add_subplot(grid[1, 8:12])
+    plot_time_split(ax, summary)
+    ax.set_title("compute / allreduce split")
+    fig.suptitle(os.path.normpath(directory), fontsize=9)
+    stem = out[:-4] if out.endswith(".png") else out
+    os.makedirs(os.path.dirname(stem) or ".", exist_ok=True)
+    return figstyle.save(fig, stem)
 
 
 def print_summary(series, summary, superseded):
@@ -239,7 +281,8 @@ def print_summary(series, summary, superseded):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("dir", metavar="DIR", help="the --out directory of a training run")
-    p.add_argument("--out", metavar="FILE", help="PNG to write (default DIR/training.png)")
+    p.add_argument("--out", metavar="FILE", help="PNG to write, with a PDF beside it "
+                   "(default DIR/training.png)")
     p.add_argument("--run", action="append", metavar="NAME",
                    help="only this run, e.g. at/fold1 or rate0.30 (repeatable; default all)")
     p.add_argument("--metric", help="validation metric (default wa, or mae for regression)")

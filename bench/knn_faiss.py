@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """FAISS IndexFlatL2 baseline for `hardy-hpc bench knn`: the same sizes, k and thread counts,
 uniform [0, 1) float32 data, search time only (best of --repeat runs after a warm-up).
 Prints one JSON object: {"faiss_version", "runs": [{nq, nb, d, k, threads, seconds,

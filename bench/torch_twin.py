@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """PyTorch twin of the hardy-hpc backbone training step, for `bench/step.sh`.
 
 The same architecture as src/model/model*.c at the published sizes (docs/ALGORITHM.md "Backbone"): per

@@ -144,8 +144,11 @@ static const key_t_ SCHEMA[] = {
      "write a checkpoint every N optimiser steps (0: off)"},
     {"checkpoint", "every_seconds", T_FLOAT, OFF(checkpoint.every_seconds), "1800", 0, 1e9, NULL,
      false, "write a checkpoint at the first step boundary after N seconds (0: off)"},
-    {"checkpoint", "keep", T_INT, OFF(checkpoint.keep), "2", 1, 1000, NULL, false,
-     "checkpoints kept besides the best-validation one"},
+    {"checkpoint", "keep_recent", T_INT, OFF(checkpoint.keep_recent), "1", 0, 1000, NULL, false,
+     "newest step checkpoints kept while the job runs, besides the best (0: every one)"},
+    {"checkpoint", "keep", T_ENUM, OFF(checkpoint.keep), "final", 0, 0, "final|last|all", false,
+     "after success keep the final models and teachers (final), also the latest checkpoint "
+     "(last), or every checkpoint left (all)"},
 };
 #define N_KEYS (sizeof SCHEMA / sizeof SCHEMA[0])
 
@@ -271,6 +274,10 @@ static int set_value(hardy_config_t *cfg, const key_t_ *k, const char *raw, cons
   }
   case T_ENUM: {
     int idx = enum_index(k->words, value);
+    if (idx < 0 && !strcmp(k->key, "keep") && value[0] >= '0' && value[0] <= '9')
+      return hardy_fail(HARDY_ERR_INPUT, "%s: checkpoint.keep = '%s': keep is now one of %s (what "
+                        "stays after the job succeeds); the number of step checkpoints kept while "
+                        "it runs is checkpoint.keep_recent", where, value, k->words);
     if (idx < 0)
       return hardy_fail(HARDY_ERR_INPUT, "%s: %s.%s = '%s' is not allowed; use one of: %s", where,
                         k->section, k->key, value, k->words);

@@ -235,7 +235,7 @@ static void test_compatible(void) {
   char changed[256];
   int rc = hardy_ckpt_check_compatible(&info, text, 77, HARDY_VERSION, 1234, changed, sizeof changed);
   TEST_ASSERT(rc == HARDY_OK && changed[0] == '\0', "same config: %s '%s'", hardy_error_message(), changed);
-  const char *now_lr = "[train]\nlr = 0.003\n[checkpoint]\nkeep = 5\n";
+  const char *now_lr = "[train]\nlr = 0.003\n[checkpoint]\nkeep = last\n";
   rc = hardy_ckpt_check_compatible(&info, now_lr, 77, NULL, 0, changed, sizeof changed);
   TEST_ASSERT(rc == HARDY_OK && !strcmp(changed, "train.lr,checkpoint.keep"), "lr: %s '%s'",
               hardy_error_message(), changed);

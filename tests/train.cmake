@@ -2,6 +2,7 @@
 set(_t ${CMAKE_CURRENT_SOURCE_DIR}/train)
 hardy_add_script_test(NAME train_resume_kill SCRIPT train/test_resume_kill.sh TIMEOUT 400 LABELS train)
 hardy_add_script_test(NAME train_signals SCRIPT train/test_signals.sh TIMEOUT 300 LABELS train)
+hardy_add_script_test(NAME train_keep SCRIPT train/test_keep.sh TIMEOUT 300 LABELS train)
 hardy_add_script_test(NAME train_elastic SCRIPT train/test_elastic.sh TIMEOUT 300 LABELS train)
 hardy_add_script_test(NAME train_ranks SCRIPT train/test_ranks.sh TIMEOUT 300 LABELS train)
 hardy_add_script_test(NAME train_learning SCRIPT train/test_learning.sh TIMEOUT 300 LABELS train)

@@ -93,6 +93,14 @@ void hardy_ckpt_name(char *out, size_t cap, int64_t global_step);
 int hardy_ckpt_save(const hardy_ckpt_state_t *st, const char *dir, const char *name, int keep,
                     bool is_best, MPI_Comm comm, double *mb_per_s);
 
+/* What a job that has succeeded leaves in its checkpoint directory DIR, by `keep`
+ * (hardy_ckpt_keep_t, config checkpoint.keep): FINAL deletes every step checkpoint
+ * (ckpt-<digits>.h5, and stale .tmp files) and DIR/latest, so the named final models and DIR/best
+ * remain; LAST keeps the newest step checkpoint and the pointers; ALL deletes nothing. A missing
+ * DIR is fine. Call on one rank only after the job's results are written: without `latest` the
+ * job cannot be resumed. Local (file system). */
+int hardy_ckpt_finish(const char *dir, int keep);
+
 /* A table as stored in a checkpoint. */
 typedef struct {
   char name[HARDY_CKPT_NAME_MAX];

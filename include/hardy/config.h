@@ -33,6 +33,8 @@ typedef enum { HARDY_CSCORE_RANK = 0, HARDY_CSCORE_SIGMOID = 1 } hardy_cscore_t;
 typedef enum { HARDY_PACING_NONE = 0, HARDY_PACING_LINEAR = 1, HARDY_PACING_ROOT = 2 } hardy_pacing_t;
 typedef enum { HARDY_VIEWS_RETRIEVAL = 0, HARDY_VIEWS_SELF = 1 } hardy_views_t;
 typedef enum { HARDY_ALLREDUCE_BUCKETED = 0, HARDY_ALLREDUCE_BLOCKING = 1 } hardy_allreduce_t;
+/* checkpoint.keep: what a job leaves in DIR/checkpoints once it has succeeded */
+typedef enum { HARDY_KEEP_FINAL = 0, HARDY_KEEP_LAST = 1, HARDY_KEEP_ALL = 2 } hardy_ckpt_keep_t;
 
 typedef struct {
   struct {
@@ -104,7 +106,8 @@ typedef struct {
   struct {
     int every_steps;
     double every_seconds;
-    int keep;
+    int keep_recent; /* step checkpoints kept while running (0: all) */
+    int keep;        /* hardy_ckpt_keep_t: what stays after the job succeeds */
   } checkpoint;
 } hardy_config_t;
 

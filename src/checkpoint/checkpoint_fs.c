@@ -13,6 +13,7 @@
 
 #include "checkpoint_internal.h"
 #include "hardy/common.h"
+#include "hardy/config.h"
 
 bool ckpt_name_ok(const char *name) {
   size_t len = strlen(name);
@@ -151,6 +152,36 @@ int ckpt_retain(const char *dir, const char *name, int keep) {
     }
   }
   free(list);
+  return rc;
+}
+
+int hardy_ckpt_finish(const char *dir, int keep) {
+  if (keep == HARDY_KEEP_ALL) return HARDY_OK;
+  char path[4400];
+  DIR *d = opendir(dir);
+  if (!d) {
+    if (errno == ENOENT) return HARDY_OK; /* no checkpoint was ever written */
+    return hardy_fail(HARDY_ERR_RUNTIME, "cannot list %s: %s", dir, strerror(errno));
+  }
+  long long newest = -1; /* LAST keeps the newest step checkpoint */
+  for (struct dirent *e; keep == HARDY_KEEP_LAST && (e = readdir(d)) != NULL;)
+    newest = HARDY_MAX(newest, match_numbered(e->d_name, "ckpt-", 5, ".h5"));
+  rewinddir(d);
+  int rc = HARDY_OK;
+  for (struct dirent *e; (e = readdir(d)) != NULL;) {
+    long long num = match_numbered(e->d_name, "ckpt-", 5, ".h5");
+    bool step = num >= 0 || match_numbered(e->d_name, "ckpt-", 5, ".h5.tmp") >= 0;
+    if (!step || (num >= 0 && num == newest)) continue;
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    if (unlink(path) != 0 && errno != ENOENT && rc == HARDY_OK)
+      rc = hardy_fail(HARDY_ERR_RUNTIME, "cannot delete checkpoint %s: %s", path, strerror(errno));
+  }
+  closedir(d);
+  if (keep == HARDY_KEEP_FINAL) { /* nothing left to resume from: the job is complete */
+    snprintf(path, sizeof path, "%s/latest", dir);
+    if (unlink(path) != 0 && errno != ENOENT && rc == HARDY_OK)
+      rc = hardy_fail(HARDY_ERR_RUNTIME, "cannot delete %s: %s", path, strerror(errno));
+  }
   return rc;
 }
 

@@ -341,6 +341,19 @@ int hardy_train_run(const hardy_config_t *cfg, const hardy_train_opts_t *opts, M
     char rpath[HARDY_PATH_MAX + 16];
     snprintf(rpath, sizeof rpath, "%s/results.json", opts->out_dir);
     st = hardy_agree(rank == 0 ? hardy_json_write_file(rpath, res) : HARDY_OK, comm);
+    if (st == HARDY_OK && rank == 0) {
+      /* results are safe: apply checkpoint.keep, then record what the job leaves on disk */
+      static const char *keep_names[] = {"final", "last", "all"};
+      if (train_finish_checkpoints(opts->out_dir, cfg->checkpoint.keep) != HARDY_OK) {
+        hardy_log_warn("checkpoint.keep: %s", hardy_error_message());
+        hardy_error_clear();
+      }
+      cJSON *disk = train_disk_use(opts->out_dir);
+      cJSON_AddStringToObject(disk, "keep", keep_names[cfg->checkpoint.keep]);
+      cJSON_AddItemToObject(res, "disk_bytes", disk);
+      st = hardy_json_write_file(rpath, res);
+    }
+    st = hardy_agree(st, comm);
     cJSON *t = cJSON_GetObjectItem(res, "test");
     if (st == HARDY_OK && t) {
       int n_runs = cJSON_GetArraySize(job.runs);

@@ -201,6 +201,12 @@ int run_evaluate(run_t *r, hardy_model_t *model, const hardy_shard_t *sh, const 
                  hardy_metrics_t *out);
 
 /* Metrics as a JSON object (wa/ua/f1 or mae/corr/acc2/acc2_has0/f1, and n), and back. */
+/* DIR's bytes by kind (checkpoints, final_models, teachers, hardness, logs, other, total), as
+ * results.json's "disk". Local: rank 0. */
+cJSON *train_disk_use(const char *out_dir);
+/* Apply checkpoint.keep (hardy_ckpt_keep_t) to DIR/checkpoints and DIR/teachers after a
+ * successful job. Local: rank 0. */
+int train_finish_checkpoints(const char *out_dir, int keep);
 cJSON *metrics_json(const hardy_metrics_t *m);
 void metrics_from_json(const cJSON *o, int task, hardy_metrics_t *m);
 

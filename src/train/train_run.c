@@ -184,7 +184,7 @@ static int save_to(run_t *r, trainee_t *t, const char *dir, const char *name, bo
     memcpy(s.tables, tabs, sizeof tabs);
   }
   double mbps = 0;
-  int st = hardy_ckpt_save(&s, dir, name, r->cfg->checkpoint.keep, is_best, r->comm, &mbps);
+  int st = hardy_ckpt_save(&s, dir, name, r->cfg->checkpoint.keep_recent, is_best, r->comm, &mbps);
   if (st == HARDY_OK) {
     cJSON *line = cJSON_CreateObject();
     cJSON_AddStringToObject(line, "phase", "checkpoint");

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Check analysis/aggregate.py on the fixtures of make_fixtures.py against numbers computed by
 hand from the fixture tables (tolerance 1e-9 on fractions).
 

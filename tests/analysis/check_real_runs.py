@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Check the analysis scripts on directories written by `hardy-hpc train`.
 
 `check_real_runs.py ANALYSIS_DIR RUNS WORK`: aggregates RUNS (uniform and hardy, seeds 1-2,

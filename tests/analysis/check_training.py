@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Check analysis/plot_training.py on the fixtures of make_fixtures.py.
 
 `check_training.py PLOT_TRAINING_PY FIXTURES WORK` writes WORK/resumed.png and WORK/killed.png

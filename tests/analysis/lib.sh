@@ -14,3 +14,39 @@ FX=$W/fixtures
 png_ok() {
   "$PYTHON" "$T/check_png.py" "$@"
 }
+
+# make_real_study DIR: the small study of hardy-hpc train runs the real-run and report tests
+# share: a synthetic dataset (400 utterances, 4 classes), curriculum on / off (hardy /
+# uniform) x seeds 1-2 x conditions at and tv, one rank, a few seconds each.
+make_real_study() {
+  local dir=$1
+  mkdir -p "$dir"
+  "$HARDY_BIN" synth --out "$dir/d.h5" --utterances 400 --dims 16,24,12 --classes 4 \
+    --task classification --folds 0 --seed 7 --shape iemocap >/dev/null
+  cat >"$dir/c.ini" <<INI
+[data]
+path = $dir/d.h5
+fold = none
+[missing]
+condition = at, tv
+[model]
+hidden = 16
+depth = 1
+heads = 2
+decoder_hidden = 32
+[train]
+batch_dialogues = 8
+lr = 1e-3
+stage1_epochs = 1
+stage2_epochs = 2
+[teacher]
+warmup_epochs = 1
+epochs = 1
+INI
+  for seed in 1 2; do
+    for enabled in false true; do
+      "$HARDY_BIN" train "$dir/c.ini" --set run.seed=$seed --set curriculum.enabled=$enabled \
+        --out "$dir/runs/$enabled-s$seed" --quiet
+    done
+  done
+}

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Write fixture run directories with known numbers for the analysis tests.
 
 `make_fixtures.py OUT` creates, in the layout `hardy-hpc train --out DIR` writes (config.ini,

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Write small hardy-mer files that each break exactly one rule of docs/DATA_FORMAT.md (plus
 valid ones), and print a manifest on stdout: one line per case,
     file <TAB> extra inspect flags (or -) <TAB> expected exit code <TAB> phrase the message must contain

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Brute-force reference for `hardy-hpc knn` output: recompute the neighbour table of the
 selected split in float64 with numpy (mu_m as the mean over all distinct pairs, distance
 s(i, j) of docs/ALGORITHM.md, order by (float32 distance, id), self excluded) using the masks the

@@ -63,7 +63,7 @@ enabled = true
 [checkpoint]
 every_steps = 0
 every_seconds = 0
-keep = 2
+keep_recent = 2
 CFG
 }
 
