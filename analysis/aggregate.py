@@ -653,6 +653,12 @@ def write_output(path, text):
     if path == "-":
         sys.stdout.write(text)
         return
+    if os.path.exists(path) and not os.path.isfile(path):
+        # a device or pipe (/dev/null, /dev/stdout): write through it; renaming a temporary
+        # file onto it would replace the device itself when run as root
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "hardy/common.h"
 
@@ -129,7 +130,13 @@ void hardy_jsonl_close(hardy_jsonl_t *w) {
 
 int hardy_json_write_file(const char *path, const cJSON *obj) {
   char tmp[4200];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  struct stat target;
+  /* a device or pipe (/dev/null, /dev/stdout) is written through: renaming onto it would
+   * replace the device itself when run as root */
+  if (stat(path, &target) == 0 && !S_ISREG(target.st_mode))
+    snprintf(tmp, sizeof tmp, "%s", path);
+  else
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
   char *text = cJSON_Print(obj);
   if (!text) return hardy_fail(HARDY_ERR_RUNTIME, "cannot format JSON for '%s'", path);
   FILE *f = fopen(tmp, "w");
@@ -139,7 +146,7 @@ int hardy_json_write_file(const char *path, const cJSON *obj) {
   }
   fprintf(f, "%s\n", text);
   free(text);
-  if (fclose(f) != 0 || rename(tmp, path) != 0)
+  if (fclose(f) != 0 || (strcmp(tmp, path) != 0 && rename(tmp, path) != 0))
     return hardy_fail(HARDY_ERR_RUNTIME, "cannot write '%s': %s", path, strerror(errno));
   return HARDY_OK;
 }
