@@ -2,7 +2,7 @@
 hardy_add_test(NAME test_config SOURCES test_config.c)
 hardy_add_test(NAME test_metrics SOURCES test_metrics.c RANKS 1 2 3 4)
 hardy_add_test(NAME test_mask SOURCES test_mask.c)
-hardy_add_test(NAME test_mask_dist SOURCES test_mask_dist.c RANKS 1 3 TIMEOUT 60)
+hardy_add_test(NAME test_mask_dist SOURCES test_mask_dist.c RANKS 1 3 TIMEOUT 180)
 hardy_add_test(NAME test_agree SOURCES test_agree.c RANKS 1 2 3 4)
 hardy_add_script_test(NAME cli_config SCRIPT cli/test_cli_config.sh)
 hardy_add_test(NAME test_dist_grad SOURCES test_dist_grad.c RANKS 1 2 3 4)
