@@ -34,9 +34,13 @@ void hardy_train_featnorm_warn(const hardy_featnorm_t *fn, const char *where) {
   }
 }
 
-/* The statistics stored in the checkpoint a run of this fold resumes from; its modes must be
- * the configuration's. */
-static int from_resume(const hardy_config_t *cfg, const hardy_ckpt_info_t *info,
+/* Relative difference up to which stored statistics count as the fold's: what summation
+ * order at another rank count can change, far below anything a model could notice. */
+#define STORED_STATS_RTOL 1e-9
+
+/* The statistics stored in a checkpoint or teacher for this fold; its modes must be the
+ * configuration's. */
+static int from_stored(const hardy_config_t *cfg, const hardy_ckpt_info_t *info,
                        const hardy_dataset_t *ds, hardy_featnorm_t *fn) {
   bool legacy;
   HARDY_CHECK(hardy_train_featnorm_load(info, ds, fn, &legacy));
@@ -45,8 +49,8 @@ static int from_resume(const hardy_config_t *cfg, const hardy_ckpt_info_t *info,
     hardy_dataset_featnorm_free(fn);
     return hardy_fail(HARDY_ERR_INPUT, "%s predates feature standardisation (no "
                       "/meta/standardize_json): its model was trained on the features as stored; "
-                      "resume with --set data.standardize=none --set data.l2_normalize=none, or "
-                      "start a new run", info->path);
+                      "use it with --set data.standardize=none --set data.l2_normalize=none, or "
+                      "start a new run (or train a new teacher)", info->path);
   }
   const char *key = fn->standardize != cfg->data.standardize ? "data.standardize"
                     : fn->l2_normalize != cfg->data.l2_normalize ? "data.l2_normalize" : NULL;
@@ -56,20 +60,46 @@ static int from_resume(const hardy_config_t *cfg, const hardy_ckpt_info_t *info,
              standardize_word(fn->standardize), l2_word(fn->l2_normalize));
     hardy_dataset_featnorm_free(fn);
     return hardy_fail(HARDY_ERR_INPUT, "%s: config key %s differs from the checkpoint's (%s): its "
-                      "model was trained on features preprocessed that way; resume with the "
-                      "checkpoint's value or start a new run", info->path, key, was);
+                      "model was trained on features preprocessed that way; use the checkpoint's "
+                      "value or start a new run (or train a new teacher)", info->path, key, was);
   }
   return HARDY_OK;
 }
 
+/* Stored statistics must be those of this fold's training rows up to rounding: anything else
+ * means another file, fold or validation hold-out. */
+static int check_stored(const hardy_featnorm_t *stored, const hardy_featnorm_t *fresh,
+                        const char *path) {
+  if (stored->count[0] + stored->count[1] + stored->count[2] == 0) return HARDY_OK; /* legacy */
+  double diff = hardy_dataset_featnorm_diff(stored, fresh);
+  if (diff <= STORED_STATS_RTOL) return HARDY_OK;
+  return hardy_fail(HARDY_ERR_INPUT, "%s: its feature statistics are not those of this fold's "
+                    "training rows (relative difference %.3g; rows audio %lld, text %lld, visual "
+                    "%lld stored, %lld, %lld, %lld now): it was written for another data file, "
+                    "fold or validation hold-out (data.val_fraction, run.seed)", path, diff,
+                    (long long)stored->count[0], (long long)stored->count[1],
+                    (long long)stored->count[2], (long long)fresh->count[0],
+                    (long long)fresh->count[1], (long long)fresh->count[2]);
+}
+
 int train_fold_featnorm(const hardy_config_t *cfg, const hardy_dataset_t *ds,
-                        const hardy_ckpt_info_t *resume, hardy_shard_t *train, hardy_shard_t *val,
+                        const hardy_ckpt_info_t *stored, hardy_shard_t *train, hardy_shard_t *val,
                         hardy_shard_t *test, MPI_Comm comm, hardy_featnorm_t *fn, char **json) {
   *json = NULL;
-  if (resume) {
-    HARDY_CHECK(hardy_agree(from_resume(cfg, resume, ds, fn), comm));
+  if (stored) {
+    HARDY_CHECK(hardy_agree(from_stored(cfg, stored, ds, fn), comm));
+    hardy_featnorm_t fresh;
+    int st = hardy_dataset_featnorm_compute(&fresh, train, fn->standardize, fn->l2_normalize, comm);
+    if (st == HARDY_OK) {
+      st = hardy_agree(check_stored(fn, &fresh, stored->path), comm);
+      hardy_dataset_featnorm_free(&fresh);
+    }
+    if (st < 0) {
+      hardy_dataset_featnorm_free(fn);
+      return st;
+    }
     hardy_log_info("feature statistics from %s (standardize = %s, l2_normalize = %s)",
-                   resume->path, standardize_word(fn->standardize), l2_word(fn->l2_normalize));
+                   stored->path, standardize_word(fn->standardize), l2_word(fn->l2_normalize));
   } else {
     HARDY_CHECK(hardy_dataset_featnorm_compute(fn, train, cfg->data.standardize,
                                                cfg->data.l2_normalize, comm));
@@ -94,10 +124,6 @@ int train_fold_featnorm(const hardy_config_t *cfg, const hardy_dataset_t *ds,
   return st;
 }
 
-/* Relative difference up to which a teacher's statistics count as the fold's: what summation
- * order at another rank count can change, far below anything a model could notice. */
-#define TEACHER_STATS_RTOL 1e-9
-
 int train_check_teacher_featnorm(const hardy_featnorm_t *fn, const hardy_ckpt_info_t *info,
                                  const hardy_dataset_t *ds) {
   hardy_featnorm_t t;
@@ -111,7 +137,7 @@ int train_check_teacher_featnorm(const hardy_featnorm_t *fn, const hardy_ckpt_in
                       "trained on the features as stored, this job standardises them; retrain the "
                       "teacher, or run with --set data.standardize=none --set "
                       "data.l2_normalize=none", info->path);
-  if (!modes || !(diff <= TEACHER_STATS_RTOL))
+  if (!modes || !(diff <= STORED_STATS_RTOL))
     return hardy_fail(HARDY_ERR_INPUT, "teacher %s was trained on features preprocessed "
                       "differently (%s; relative difference of the statistics %.3g): train the "
                       "teacher on this file and fold with the same data.standardize and "
