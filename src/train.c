@@ -249,7 +249,8 @@ static int do_fold(job_t *job, int fold) {
                      (long long)(train.n_nonfinite + val.n_nonfinite + test.n_nonfinite));
   }
   /* a run of this fold resumes: its checkpoint's statistics, not recomputed ones */
-  bool resumes_here = job->resume_index >= job->run_index && job->resume_index < job->run_index + n_cond;
+  bool resumes_here =
+      job->resume_index >= job->run_index && job->resume_index < job->run_index + n_cond;
   hardy_featnorm_t fn;
   memset(&fn, 0, sizeof fn);
   char *fn_json = NULL;
