@@ -151,6 +151,8 @@ def info(f):
            for k, v in f.attrs.items()}
     for key in ("config_text", "data_path", "best_metrics_json", "results_json"):
         out[key] = _text(f["/meta/" + key][()])
+    if "/meta/standardize_json" in f:  # feature statistics (absent in older checkpoints)
+        out["standardize_json"] = _text(f["/meta/standardize_json"][()])
     return out
 
 

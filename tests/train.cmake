@@ -11,7 +11,7 @@ hardy_add_script_test(NAME train_eval SCRIPT train/test_eval.sh TIMEOUT 300 LABE
 hardy_add_script_test(NAME train_curriculum SCRIPT train/test_curriculum_pipeline.sh TIMEOUT 300 LABELS train)
 hardy_add_script_test(NAME train_hardness SCRIPT train/test_hardness_cmd.sh TIMEOUT 300 LABELS train)
 hardy_add_test(NAME test_train_views SOURCES test_train_views.c)
-hardy_add_script_test(NAME train_standardize SCRIPT train/test_standardize.sh TIMEOUT 300 LABELS train)
+hardy_add_script_test(NAME train_standardize SCRIPT train/test_standardize.sh TIMEOUT 400 LABELS train)
 hardy_add_script_test(NAME train_digits SCRIPT train/test_digits.sh TIMEOUT 400 LABELS train)
 hardy_add_script_test(NAME train_signal_race SCRIPT train/test_signal_race.sh TIMEOUT 400 LABELS train)
 hardy_add_test(NAME test_predictions SOURCES test_predictions.c RANKS 1 3 TIMEOUT 180 LABELS train)

@@ -118,7 +118,8 @@ static int eval_config(const eval_args_t *a, const hardy_ckpt_info_t *info, hard
 
 /* The model's inputs as in training: the feature statistics stored in the checkpoint, never
  * recomputed (another split or rank count would give other inputs). */
-static int eval_featnorm(const hardy_ckpt_info_t *info, const hardy_dataset_t *ds, hardy_shard_t *sh) {
+static int eval_featnorm(const hardy_ckpt_info_t *info, const hardy_dataset_t *ds,
+                         hardy_shard_t *sh) {
   hardy_featnorm_t fn;
   bool legacy;
   HARDY_CHECK(hardy_train_featnorm_load(info, ds, &fn, &legacy));

@@ -297,7 +297,8 @@ static int write_table(const knn_args_t *a, const table_t *t, MPI_Comm comm) {
   rc |= attr_write(g, "mu", H5T_NATIVE_DOUBLE, 3, t->mu);
   rc |= attr_string(g, "split", split_name[a->split]);
   rc |= attr_string(g, "space", a->space == HARDY_SPACE_EMBEDDING ? "embedding" : "input");
-  rc |= attr_string(g, "standardize", a->standardize == HARDY_STANDARDIZE_ZSCORE ? "zscore" : "none");
+  rc |= attr_string(g, "standardize",
+                    a->standardize == HARDY_STANDARDIZE_ZSCORE ? "zscore" : "none");
   rc |= attr_string(g, "l2_normalize", a->l2_normalize == HARDY_L2_TEXT ? "text" : "none");
   if (a->miss.condition > 0) rc |= attr_string(g, "condition", hardy_condition_name(a->miss.condition));
   else rc |= attr_write(g, "rate", H5T_NATIVE_DOUBLE, 1, &a->miss.rate);
@@ -338,7 +339,8 @@ static int preprocess(const knn_args_t *a, knn_state_t *s, MPI_Comm comm) {
   memset(&train, 0, sizeof train);
   const hardy_shard_t *src = &s->sh;
   if (a->split != HARDY_SPLIT_TRAIN) {
-    HARDY_CHECK(hardy_dataset_read_shard(&s->ds, &s->splits.train, comm, HARDY_NONFINITE_ERROR, &train));
+    HARDY_CHECK(hardy_dataset_read_shard(&s->ds, &s->splits.train, comm, HARDY_NONFINITE_ERROR,
+                                         &train));
     src = &train;
   }
   hardy_featnorm_t fn;

@@ -18,8 +18,8 @@
 enum { TEXT = 1 };
 #define N_ARRAYS 5 /* mean, m2, std, min, max */
 
-int hardy_dataset_featnorm_init(hardy_featnorm_t *fn, const int dims[HARDY_N_MOD],
-                                int standardize, int l2_normalize) {
+int hardy_dataset_featnorm_init(hardy_featnorm_t *fn, const int dims[HARDY_N_MOD], int standardize,
+                                int l2_normalize) {
   memset(fn, 0, sizeof *fn);
   fn->standardize = standardize;
   fn->l2_normalize = l2_normalize;
@@ -37,23 +37,28 @@ int hardy_dataset_featnorm_init(hardy_featnorm_t *fn, const int dims[HARDY_N_MOD
     fn->std[m] = base + 2 * d;
     fn->min[m] = base + 3 * d;
     fn->max[m] = base + 4 * d;
-    for (int j = 0; j < d; j++) fn->min[m][j] = INFINITY, fn->max[m][j] = -INFINITY;
+    for (int j = 0; j < d; j++)
+      fn->min[m][j] = INFINITY, fn->max[m][j] = -INFINITY;
   }
   return HARDY_OK;
 }
 
 void hardy_dataset_featnorm_free(hardy_featnorm_t *fn) {
-  for (int m = 0; m < HARDY_N_MOD; m++) free(fn->mean[m]);
+  for (int m = 0; m < HARDY_N_MOD; m++)
+    free(fn->mean[m]);
   memset(fn, 0, sizeof *fn);
 }
 
 /* Scale a row to unit L2 norm (norm in double); a zero row stays zero. */
 static void l2_row(float *x, int d) {
   double ss = 0.0;
-  for (int j = 0; j < d; j++) ss += (double)x[j] * x[j];
-  if (ss <= 0.0) return;
+  for (int j = 0; j < d; j++)
+    ss += (double)x[j] * x[j];
+  if (ss <= 0.0)
+    return;
   double norm = sqrt(ss);
-  for (int j = 0; j < d; j++) x[j] = (float)(x[j] / norm);
+  for (int j = 0; j < d; j++)
+    x[j] = (float)(x[j] / norm);
 }
 
 int hardy_dataset_featnorm_add(hardy_featnorm_t *fn, float *const feat[HARDY_N_MOD],
@@ -68,7 +73,8 @@ int hardy_dataset_featnorm_add(hardy_featnorm_t *fn, float *const feat[HARDY_N_M
     bool l2 = m == TEXT && fn->l2_normalize == HARDY_L2_TEXT;
     double *mean = fn->mean[m], *m2 = fn->m2[m], *lo = fn->min[m], *hi = fn->max[m];
     for (int64_t i = 0; i < n; i++) {
-      if (present && !present[i * HARDY_N_MOD + m]) continue;
+      if (present && !present[i * HARDY_N_MOD + m])
+        continue;
       const float *x = feat[m] + i * d;
       if (l2) {
         memcpy(tmp, x, (size_t)d * sizeof(float));
@@ -95,13 +101,15 @@ int hardy_dataset_featnorm_add(hardy_featnorm_t *fn, float *const feat[HARDY_N_M
  * layout travels with the data so the reduction op needs no global state. */
 static size_t packed_len(const int dims[HARDY_N_MOD]) {
   size_t len = HARDY_N_MOD;
-  for (int m = 0; m < HARDY_N_MOD; m++) len += 1 + 4 * (size_t)dims[m];
+  for (int m = 0; m < HARDY_N_MOD; m++)
+    len += 1 + 4 * (size_t)dims[m];
   return len;
 }
 
 static void pack(const hardy_featnorm_t *fn, double *buf) {
   double *p = buf;
-  for (int m = 0; m < HARDY_N_MOD; m++) *p++ = fn->dims[m];
+  for (int m = 0; m < HARDY_N_MOD; m++)
+    *p++ = fn->dims[m];
   for (int m = 0; m < HARDY_N_MOD; m++) {
     size_t d = (size_t)fn->dims[m];
     *p++ = (double)fn->count[m];
@@ -127,7 +135,8 @@ static void unpack(hardy_featnorm_t *fn, const double *buf) {
 /* Chan's pairwise update of (count, mean, m2) and min/max: b = a (+) b, a from lower ranks. */
 static void chan_merge(const double *a, double *b) {
   int dims[HARDY_N_MOD];
-  for (int m = 0; m < HARDY_N_MOD; m++) dims[m] = (int)a[m];
+  for (int m = 0; m < HARDY_N_MOD; m++)
+    dims[m] = (int)a[m];
   const double *pa = a + HARDY_N_MOD;
   double *pb = b + HARDY_N_MOD;
   for (int m = 0; m < HARDY_N_MOD; m++) {
@@ -178,12 +187,15 @@ int hardy_dataset_featnorm_reduce(hardy_featnorm_t *fn, MPI_Comm comm) {
   MPI_Type_commit(&rec);
   MPI_Op_create(chan_op, 0 /* not commutative: merge in rank order */, &op);
   int rc = MPI_Reduce(send, recv, 1, rec, op, 0, comm);
-  if (rc == MPI_SUCCESS) rc = MPI_Bcast(recv, 1, rec, 0, comm);
+  if (rc == MPI_SUCCESS)
+    rc = MPI_Bcast(recv, 1, rec, 0, comm);
   MPI_Op_free(&op);
   MPI_Type_free(&rec);
-  if (rc == MPI_SUCCESS) unpack(fn, recv);
+  if (rc == MPI_SUCCESS)
+    unpack(fn, recv);
   free(send);
-  if (rc != MPI_SUCCESS) return hardy_mpi_fail(rc, __FILE__, __LINE__, "MPI_Reduce of statistics");
+  if (rc != MPI_SUCCESS)
+    return hardy_mpi_fail(rc, __FILE__, __LINE__, "MPI_Reduce of statistics");
   for (int m = 0; m < HARDY_N_MOD; m++)
     for (int j = 0; j < fn->dims[m]; j++) {
       if (fn->count[m] == 0) { /* nothing seen: identity, and printable numbers */
@@ -196,43 +208,53 @@ int hardy_dataset_featnorm_reduce(hardy_featnorm_t *fn, MPI_Comm comm) {
 
 int hardy_dataset_featnorm_compute(hardy_featnorm_t *fn, const hardy_shard_t *train,
                                    int standardize, int l2_normalize, MPI_Comm comm) {
-  HARDY_CHECK(hardy_agree(hardy_dataset_featnorm_init(fn, train->dims, standardize, l2_normalize),
-                          comm));
-  int rc = hardy_agree(hardy_dataset_featnorm_add(fn, train->feat, train->present, train->n_utt),
-                       comm);
-  if (rc == HARDY_OK) rc = hardy_dataset_featnorm_reduce(fn, comm);
-  if (rc < 0) hardy_dataset_featnorm_free(fn);
+  HARDY_CHECK(
+      hardy_agree(hardy_dataset_featnorm_init(fn, train->dims, standardize, l2_normalize), comm));
+  int rc =
+      hardy_agree(hardy_dataset_featnorm_add(fn, train->feat, train->present, train->n_utt), comm);
+  if (rc == HARDY_OK)
+    rc = hardy_dataset_featnorm_reduce(fn, comm);
+  if (rc < 0)
+    hardy_dataset_featnorm_free(fn);
   return rc;
 }
 
 /* ---- using them ------------------------------------------------------------------------- */
 
 double hardy_dataset_featnorm_scale(const hardy_featnorm_t *fn, int m, int j) {
-  if (fn->count[m] == 0 || !(fn->max[m][j] > fn->min[m][j]) || !(fn->std[m][j] > 0.0)) return 1.0;
+  if (fn->count[m] == 0 || !(fn->max[m][j] > fn->min[m][j]) || !(fn->std[m][j] > 0.0))
+    return 1.0;
   return fn->std[m][j];
 }
 
 int hardy_dataset_featnorm_apply(const hardy_featnorm_t *fn, hardy_shard_t *sh) {
   for (int m = 0; m < HARDY_N_MOD; m++)
     if (fn->dims[m] != sh->dims[m])
-      return hardy_fail(HARDY_ERR_INPUT, "feature statistics are for %s dimension %d, the data has "
-                        "%d: they belong to another dataset", hardy_dataset_modality_name(m),
-                        fn->dims[m], sh->dims[m]);
+      return hardy_fail(HARDY_ERR_INPUT,
+                        "feature statistics are for %s dimension %d, the data has "
+                        "%d: they belong to another dataset",
+                        hardy_dataset_modality_name(m), fn->dims[m], sh->dims[m]);
   bool zscore = fn->standardize == HARDY_STANDARDIZE_ZSCORE;
   for (int m = 0; m < HARDY_N_MOD; m++) {
     int d = sh->dims[m];
     bool l2 = m == TEXT && fn->l2_normalize == HARDY_L2_TEXT;
-    if (!l2 && !zscore) continue;
+    if (!l2 && !zscore)
+      continue;
     double *inv = hardy_malloc((size_t)HARDY_MAX(d, 1) * sizeof(double), "feature scales");
-    if (!inv) return HARDY_ERR_RUNTIME;
-    for (int j = 0; j < d; j++) inv[j] = hardy_dataset_featnorm_scale(fn, m, j);
+    if (!inv)
+      return HARDY_ERR_RUNTIME;
+    for (int j = 0; j < d; j++)
+      inv[j] = hardy_dataset_featnorm_scale(fn, m, j);
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < sh->n_utt; i++) {
-      if (sh->present && !sh->present[i * HARDY_N_MOD + m]) continue;
+      if (sh->present && !sh->present[i * HARDY_N_MOD + m])
+        continue;
       float *x = sh->feat[m] + i * d;
-      if (l2) l2_row(x, d);
+      if (l2)
+        l2_row(x, d);
       if (zscore)
-        for (int j = 0; j < d; j++) x[j] = (float)(((double)x[j] - fn->mean[m][j]) / inv[j]);
+        for (int j = 0; j < d; j++)
+          x[j] = (float)(((double)x[j] - fn->mean[m][j]) / inv[j]);
     }
     free(inv);
   }
@@ -245,18 +267,23 @@ int hardy_dataset_featnorm_badly_scaled(const hardy_featnorm_t *fn, int m, char 
   for (int j = 0; j < fn->dims[m]; j++) {
     double mu = fn->mean[m][j], sd = fn->std[m][j];
     bool constant = !(fn->max[m][j] > fn->min[m][j]);
-    if (!constant) std_lo = fmin(std_lo, sd), std_hi = fmax(std_hi, sd);
+    if (!constant)
+      std_lo = fmin(std_lo, sd), std_hi = fmax(std_hi, sd);
     worst_mean = fmax(worst_mean, fabs(mu));
-    if (fabs(mu) > 10.0 || (!constant && (sd < 0.01 || sd > 100.0))) bad++;
+    if (fabs(mu) > 10.0 || (!constant && (sd < 0.01 || sd > 100.0)))
+      bad++;
   }
   if (cap) {
     if (std_hi > 0)
-      snprintf(why, cap, "%d of %d dimensions have |mean| > 10 or std outside [0.01, 100] "
-               "(largest |mean| %.3g, std %.3g to %.3g)", bad, fn->dims[m], worst_mean, std_lo,
-               std_hi);
+      snprintf(why, cap,
+               "%d of %d dimensions have |mean| > 10 or std outside [0.01, 100] "
+               "(largest |mean| %.3g, std %.3g to %.3g)",
+               bad, fn->dims[m], worst_mean, std_lo, std_hi);
     else
-      snprintf(why, cap, "%d of %d dimensions have |mean| > 10 (largest %.3g; every dimension "
-               "is constant)", bad, fn->dims[m], worst_mean);
+      snprintf(why, cap,
+               "%d of %d dimensions have |mean| > 10 (largest %.3g; every dimension "
+               "is constant)",
+               bad, fn->dims[m], worst_mean);
   }
   return fn->count[m] ? bad : 0;
 }
@@ -264,7 +291,8 @@ int hardy_dataset_featnorm_badly_scaled(const hardy_featnorm_t *fn, int m, char 
 void hardy_dataset_featnorm_pooled(const hardy_featnorm_t *fn, int m, double *mean, double *std) {
   int d = fn->dims[m];
   double mu = 0.0, var = 0.0;
-  for (int j = 0; j < d; j++) mu += fn->mean[m][j];
+  for (int j = 0; j < d; j++)
+    mu += fn->mean[m][j];
   mu = d ? mu / d : 0.0;
   /* every dimension has the same row count: the pooled variance is the mean of the
    * per-dimension variances plus the variance of the means */
@@ -308,22 +336,27 @@ char *hardy_dataset_featnorm_to_json(const hardy_featnorm_t *fn) {
   }
   char *text = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
-  if (!text) hardy_fail(HARDY_ERR_RUNTIME, "out of memory writing feature statistics");
+  if (!text)
+    hardy_fail(HARDY_ERR_RUNTIME, "out of memory writing feature statistics");
   return text;
 }
 
-static int array_from_json(const cJSON *mo, const char *key, double *out, int n,
-                           const char *origin, const char *mod) {
+static int array_from_json(const cJSON *mo, const char *key, double *out, int n, const char *origin,
+                           const char *mod) {
   const cJSON *a = cJSON_GetObjectItemCaseSensitive(mo, key);
   if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != n)
-    return hardy_fail(HARDY_ERR_INPUT, "%s: feature statistics of %s: '%s' must be an array of %d "
-                      "numbers", origin, mod, key, n);
+    return hardy_fail(HARDY_ERR_INPUT,
+                      "%s: feature statistics of %s: '%s' must be an array of %d "
+                      "numbers",
+                      origin, mod, key, n);
   int j = 0;
   const cJSON *v;
   cJSON_ArrayForEach(v, a) {
     if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
-      return hardy_fail(HARDY_ERR_INPUT, "%s: feature statistics of %s: %s[%d] is not a finite "
-                        "number", origin, mod, key, j);
+      return hardy_fail(HARDY_ERR_INPUT,
+                        "%s: feature statistics of %s: %s[%d] is not a finite "
+                        "number",
+                        origin, mod, key, j);
     out[j++] = v->valuedouble;
   }
   return HARDY_OK;
@@ -337,12 +370,14 @@ static int from_json(hardy_featnorm_t *fn, const cJSON *o, const int dims[HARDY_
   if (!cJSON_IsString(s) || !cJSON_IsString(l) || !cJSON_IsObject(mods) ||
       (strcmp(s->valuestring, "zscore") && strcmp(s->valuestring, "none")) ||
       (strcmp(l->valuestring, "text") && strcmp(l->valuestring, "none")))
-    return hardy_fail(HARDY_ERR_INPUT, "%s: feature statistics lack 'standardize' (zscore|none), "
-                      "'l2_normalize' (none|text) or 'modalities'", origin);
-  HARDY_CHECK(hardy_dataset_featnorm_init(fn, dims,
-                                          strcmp(s->valuestring, "zscore") ? HARDY_STANDARDIZE_NONE
-                                                                           : HARDY_STANDARDIZE_ZSCORE,
-                                          strcmp(l->valuestring, "text") ? HARDY_L2_NONE : HARDY_L2_TEXT));
+    return hardy_fail(HARDY_ERR_INPUT,
+                      "%s: feature statistics lack 'standardize' (zscore|none), "
+                      "'l2_normalize' (none|text) or 'modalities'",
+                      origin);
+  HARDY_CHECK(hardy_dataset_featnorm_init(
+      fn, dims,
+      strcmp(s->valuestring, "zscore") ? HARDY_STANDARDIZE_NONE : HARDY_STANDARDIZE_ZSCORE,
+      strcmp(l->valuestring, "text") ? HARDY_L2_NONE : HARDY_L2_TEXT));
   for (int m = 0; m < HARDY_N_MOD; m++) {
     const char *name = hardy_dataset_modality_name(m);
     const cJSON *mo = cJSON_GetObjectItemCaseSensitive(mods, name);
@@ -352,9 +387,10 @@ static int from_json(hardy_featnorm_t *fn, const cJSON *o, const int dims[HARDY_
       return hardy_fail(HARDY_ERR_INPUT, "%s: feature statistics of %s lack 'dim' or 'count'",
                         origin, name);
     if (dim->valueint != dims[m])
-      return hardy_fail(HARDY_ERR_INPUT, "%s: feature statistics are for %s dimension %d, the "
-                        "data has %d: evaluate with the dataset the model was trained on", origin,
-                        name, dim->valueint, dims[m]);
+      return hardy_fail(HARDY_ERR_INPUT,
+                        "%s: feature statistics are for %s dimension %d, the "
+                        "data has %d: evaluate with the dataset the model was trained on",
+                        origin, name, dim->valueint, dims[m]);
     fn->count[m] = (int64_t)count->valuedouble;
     HARDY_CHECK(array_from_json(mo, "mean", fn->mean[m], dims[m], origin, name));
     HARDY_CHECK(array_from_json(mo, "std", fn->std[m], dims[m], origin, name));
@@ -362,8 +398,10 @@ static int from_json(hardy_featnorm_t *fn, const cJSON *o, const int dims[HARDY_
     HARDY_CHECK(array_from_json(mo, "max", fn->max[m], dims[m], origin, name));
     for (int j = 0; j < dims[m]; j++) {
       if (fn->std[m][j] < 0)
-        return hardy_fail(HARDY_ERR_INPUT, "%s: feature statistics of %s: std[%d] = %g is "
-                          "negative", origin, name, j, fn->std[m][j]);
+        return hardy_fail(HARDY_ERR_INPUT,
+                          "%s: feature statistics of %s: std[%d] = %g is "
+                          "negative",
+                          origin, name, j, fn->std[m][j]);
       fn->m2[m][j] = fn->std[m][j] * fn->std[m][j] * (double)fn->count[m];
     }
   }
@@ -380,7 +418,8 @@ int hardy_dataset_featnorm_from_json(hardy_featnorm_t *fn, const char *text,
   }
   int rc = from_json(fn, o, dims, origin);
   cJSON_Delete(o);
-  if (rc < 0) hardy_dataset_featnorm_free(fn);
+  if (rc < 0)
+    hardy_dataset_featnorm_free(fn);
   return rc;
 }
 
@@ -392,10 +431,12 @@ static double rel_diff(double a, double b, double floor) {
 }
 
 double hardy_dataset_featnorm_diff(const hardy_featnorm_t *a, const hardy_featnorm_t *b) {
-  if (a->standardize != b->standardize || a->l2_normalize != b->l2_normalize) return INFINITY;
+  if (a->standardize != b->standardize || a->l2_normalize != b->l2_normalize)
+    return INFINITY;
   double worst = 0.0;
   for (int m = 0; m < HARDY_N_MOD; m++) {
-    if (a->dims[m] != b->dims[m] || a->count[m] != b->count[m]) return INFINITY;
+    if (a->dims[m] != b->dims[m] || a->count[m] != b->count[m])
+      return INFINITY;
     for (int j = 0; j < a->dims[m]; j++) {
       worst = fmax(worst, rel_diff(a->mean[m][j], b->mean[m][j], a->std[m][j]));
       worst = fmax(worst, rel_diff(a->std[m][j], b->std[m][j], 0.0));

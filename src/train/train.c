@@ -147,6 +147,39 @@ typedef struct {
   hardy_ckpt_info_t resume_info;
 } job_t;
 
+void train_run_names(hardy_missing_t miss, int fold, char *name, char *tag, size_t cap) {
+  char cname[32];
+  hardy_missing_name(miss, cname, sizeof cname);
+  if (fold >= 0) {
+    snprintf(name, cap, "%s/fold%d", cname, fold);
+    snprintf(tag, cap, "%s-fold%d", cname, fold);
+  } else {
+    snprintf(name, cap, "%s", cname);
+    snprintf(tag, cap, "%s", cname);
+  }
+}
+
+/* Where the fold's feature statistics come from besides its own training rows: the checkpoint
+ * a run of this fold resumes from, else a stored teacher (teacher.checkpoint) of its first
+ * run, opened into *info (*from = info) or NULL. Collective. */
+static int fold_stats_source(job_t *job, int fold, bool resumes_here, hardy_ckpt_info_t *info,
+                             const hardy_ckpt_info_t **from) {
+  const hardy_config_t *cfg = job->cfg;
+  *from = NULL;
+  if (resumes_here) {
+    *from = &job->resume_info;
+    return HARDY_OK;
+  }
+  if (!cfg->curriculum.enabled || !cfg->teacher.checkpoint[0]) return HARDY_OK;
+  hardy_missing_t miss = {cfg->missing.condition[0], cfg->missing.rate[0]};
+  char name[64], tag[64], path[2 * HARDY_PATH_MAX + 128];
+  train_run_names(miss, fold, name, tag, sizeof name);
+  train_teacher_path(cfg, job->opts->out_dir, tag, path, sizeof path);
+  HARDY_CHECK(hardy_ckpt_open(path, info, job->comm));
+  *from = info;
+  return HARDY_OK;
+}
+
 static int do_run(job_t *job, int fold, int c, const hardy_selection_t *train_sel,
                   const hardy_shard_t *train, const hardy_shard_t *val, const hardy_shard_t *test,
                   const hardy_featnorm_t *fn, const char *fn_json) {
@@ -163,15 +196,7 @@ static int do_run(job_t *job, int fold, int c, const hardy_selection_t *train_se
   r.miss.condition = cfg->missing.condition[c];
   r.miss.rate = cfg->missing.rate[c];
   r.fold = fold;
-  char cname[32];
-  hardy_missing_name(r.miss, cname, sizeof cname);
-  if (fold >= 0) {
-    snprintf(r.name, sizeof r.name, "%s/fold%d", cname, fold);
-    snprintf(r.tag, sizeof r.tag, "%s-fold%d", cname, fold);
-  } else {
-    snprintf(r.name, sizeof r.name, "%s", cname);
-    snprintf(r.tag, sizeof r.tag, "%s", cname);
-  }
+  train_run_names(r.miss, fold, r.name, r.tag, sizeof r.name);
   r.train_sel = train_sel;
   r.train = train;
   r.val = val;
@@ -224,13 +249,17 @@ static int do_fold(job_t *job, int fold) {
                      (long long)(train.n_nonfinite + val.n_nonfinite + test.n_nonfinite));
   }
   /* a run of this fold resumes: its checkpoint's statistics, not recomputed ones */
-  bool resumes_here = job->resume_index >= job->run_index && job->resume_index < job->run_index + n_cond;
+  bool resumes_here =
+      job->resume_index >= job->run_index && job->resume_index < job->run_index + n_cond;
   hardy_featnorm_t fn;
   memset(&fn, 0, sizeof fn);
   char *fn_json = NULL;
+  hardy_ckpt_info_t teacher_info;
+  const hardy_ckpt_info_t *from = NULL;
+  if (st == HARDY_OK) st = fold_stats_source(job, fold, resumes_here, &teacher_info, &from);
   if (st == HARDY_OK)
-    st = train_fold_featnorm(cfg, job->ds, resumes_here ? &job->resume_info : NULL, &train, &val,
-                             &test, job->comm, &fn, &fn_json);
+    st = train_fold_featnorm(cfg, job->ds, from, &train, &val, &test, job->comm, &fn, &fn_json);
+  if (from == &teacher_info) hardy_ckpt_info_free(&teacher_info);
   for (int c = 0; st == HARDY_OK && c < n_cond; c++, job->run_index++) {
     if (job->run_index < job->resume_index) continue;
     st = do_run(job, fold, c, &splits.train, &train, &val, &test, &fn, fn_json);

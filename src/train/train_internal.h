@@ -184,13 +184,20 @@ int run_restore(run_t *r, const char *path, const hardy_ckpt_info_t *info);
 /* The whole run from its current position; fills the results object. Collective. */
 int run_one(run_t *r, cJSON **result);
 
-/* The fold's feature statistics: from `resume` (the checkpoint a run of this fold resumes
- * from, or NULL), else computed on the training shard; warnings when unstandardised features
- * are badly scaled; then applied to the three shards in place. *json (malloc'd) is their
- * stored form. Collective. */
+/* The fold's feature statistics: those stored in `stored` (the checkpoint a run of this fold
+ * resumes from, or its stored teacher; they must match the configuration's modes and the
+ * training rows up to rounding), else computed on the training shard; warnings when
+ * unstandardised features are badly scaled; then applied to the three shards in place. *json
+ * (malloc'd) is their stored form. Collective. */
 int train_fold_featnorm(const hardy_config_t *cfg, const hardy_dataset_t *ds,
-                        const hardy_ckpt_info_t *resume, hardy_shard_t *train, hardy_shard_t *val,
+                        const hardy_ckpt_info_t *stored, hardy_shard_t *train, hardy_shard_t *val,
                         hardy_shard_t *test, MPI_Comm comm, hardy_featnorm_t *fn, char **json);
+/* Path of a run's frozen teacher: teacher.checkpoint (a file, or a directory of
+ * <tag>-teacher.h5 files), else the job's own OUT/teachers/<tag>-teacher.h5. Local. */
+void train_teacher_path(const hardy_config_t *cfg, const char *out_dir, const char *tag, char *out,
+                        size_t cap);
+/* A run's name ("at", "at/fold1") and file-name tag ("at", "at-fold1"). Local. */
+void train_run_names(hardy_missing_t miss, int fold, char *name, char *tag, size_t cap);
 /* A frozen teacher's statistics must be the fold's (up to rounding). Local. */
 int train_check_teacher_featnorm(const hardy_featnorm_t *fn, const hardy_ckpt_info_t *info,
                                  const hardy_dataset_t *ds);

@@ -232,22 +232,21 @@ static int restore_trainee(run_t *r, trainee_t *t, const char *path, const hardy
   return hardy_agree(hardy_jsonl_write(r->metrics, line), r->comm);
 }
 
-/* Path of a run's frozen teacher: teacher.checkpoint (a file, or a directory of
- * <tag>-teacher.h5 files), else the job's own DIR/teachers/<tag>-teacher.h5. */
-static void teacher_path(const run_t *r, char *out, size_t cap) {
-  const char *tc = r->cfg->teacher.checkpoint;
+void train_teacher_path(const hardy_config_t *cfg, const char *out_dir, const char *tag, char *out,
+                        size_t cap) {
+  const char *tc = cfg->teacher.checkpoint;
   size_t len = strlen(tc);
   if (tc[0] && len > 3 && !strcmp(tc + len - 3, ".h5"))
     snprintf(out, cap, "%s", tc);
   else if (tc[0])
-    snprintf(out, cap, "%s/%s-teacher.h5", tc, r->tag);
+    snprintf(out, cap, "%s/%s-teacher.h5", tc, tag);
   else
-    snprintf(out, cap, "%s/teachers/%s-teacher.h5", r->opts->out_dir, r->tag);
+    snprintf(out, cap, "%s/teachers/%s-teacher.h5", out_dir, tag);
 }
 
 static int load_teacher(run_t *r) {
   char path[2 * HARDY_PATH_MAX + 128];
-  teacher_path(r, path, sizeof path);
+  train_teacher_path(r->cfg, r->opts->out_dir, r->tag, path, sizeof path);
   hardy_ckpt_info_t info;
   int st = hardy_ckpt_open(path, &info, r->comm);
   if (st != HARDY_OK) return st;

@@ -4,7 +4,8 @@
 # data.standardize = zscore (the default), and is reported as badly scaled by `inspect` and by
 # `train` with standardisation off; the statistics are stored in the checkpoint and teacher,
 # and `eval` at 3 ranks reproduces the 2-rank run's test metrics exactly; a resume with another
-# data.standardize is refused; `knn --standardize zscore` finds the same neighbours in both
+# data.standardize is refused, and so is a stored teacher standardised with other statistics;
+# `knn --standardize zscore` finds the same neighbours in both
 # files.
 source "$(dirname "$0")/lib.sh"
 make_data d.h5
@@ -54,6 +55,10 @@ out=$(run_mpi 2 train t.ini --set data.path=s.h5 --set data.standardize=none --o
       --resume run-s/checkpoints/at-final.h5 2>&1); rc=$?
 check "resume with another data.standardize refused (exit 2)" [ "$rc" = 2 ]
 check "the refusal names the key" grep -q "config key data.standardize differs" <<<"$out"
+
+out=$(run_mpi 2 train t.ini --set data.path=d.h5 --set teacher.checkpoint=run-s/teachers --out run-x 2>&1); rc=$?
+check "a teacher standardised with other statistics is refused (exit 2)" [ "$rc" = 2 ]
+check "the refusal says why" grep -q "not those of this fold's training rows" <<<"$out"
 
 for f in d s; do
   run_mpi 2 knn --data $f.h5 --k 5 --condition atv --split test --standardize zscore --out k-$f.h5 \
