@@ -53,9 +53,11 @@ class CheckpointError(Exception):
 
 
 def resolve(where):
-    """A checkpoint file path from a file, a directory (its `latest`) or DIR/latest|best."""
+    """A checkpoint file path from a file, a directory (its `latest`, or `best` when a finished
+    job kept only its final models) or DIR/latest|best."""
     if os.path.isdir(where):
-        pointer_dir, pointer = where, "latest"
+        pointer_dir = where
+        pointer = "latest" if os.path.exists(os.path.join(where, "latest")) else "best"
     elif os.path.basename(where) in ("latest", "best"):
         pointer_dir, pointer = os.path.dirname(where) or ".", os.path.basename(where)
     else:

@@ -134,8 +134,9 @@ typedef struct {
   hardy_ckpt_table_info_t tables[HARDY_CKPT_MAX_TABLES];
 } hardy_ckpt_info_t;
 
-/* Resolve "DIR" (uses DIR/latest), a pointer file "DIR/latest" or "DIR/best", or a file path
- * to a checkpoint file path. Local. Error (input) if there is no checkpoint. */
+/* Resolve "DIR" (uses DIR/latest, or DIR/best when there is no latest: a finished job under
+ * checkpoint.keep = final), a pointer file "DIR/latest" or "DIR/best", or a file path to a
+ * checkpoint file path. Local. Error (input) if there is no checkpoint. */
 int hardy_ckpt_resolve(const char *where, char *path, size_t cap);
 
 /* Open and validate a checkpoint file: format, layout version, presence, types and sizes of

@@ -196,10 +196,14 @@ int hardy_ckpt_resolve(const char *where, char *path, size_t cap) {
   if (S_ISDIR(st.st_mode)) {
     snprintf(dir, sizeof dir, "%s", where);
     int rc = ckpt_pointer_read(dir, "latest", target, sizeof target);
+    if (rc == 0) { /* a finished job under checkpoint.keep = final keeps only `best` */
+      pointer = "best";
+      rc = ckpt_pointer_read(dir, pointer, target, sizeof target);
+    }
     if (rc < 0) return rc;
     if (rc == 0)
-      return hardy_fail(HARDY_ERR_INPUT, "%s has no checkpoint (no file %s/latest); pass a "
-                        "checkpoint directory that a run has written or a checkpoint file",
+      return hardy_fail(HARDY_ERR_INPUT, "%s has no checkpoint (no file %s/latest or best); pass "
+                        "a checkpoint directory that a run has written or a checkpoint file",
                         where, where);
   } else if (!strcmp(base, "latest") || !strcmp(base, "best")) {
     snprintf(dir, sizeof dir, "%.*s", base == where ? 1 : (int)(base - where - 1),

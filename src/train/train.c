@@ -283,10 +283,14 @@ static int open_resume(job_t *job) {
   int st = HARDY_OK;
   char pointer[HARDY_PATH_MAX + 48];
   snprintf(pointer, sizeof pointer, "%s/checkpoints/latest", job->opts->out_dir);
+  char done[HARDY_PATH_MAX + 48];
+  snprintf(done, sizeof done, "%s/results.json", job->opts->out_dir);
   if (!strcmp(job->opts->resume, "latest") && access(pointer, F_OK) != 0)
     st = hardy_fail(HARDY_ERR_INPUT, "--resume: no checkpoint to resume from in %s/checkpoints "
-                    "(no 'latest' pointer): run without --resume to start, or name a checkpoint "
-                    "file with --resume FILE.h5", job->opts->out_dir);
+                    "(no 'latest' pointer%s): run without --resume to start, or name a checkpoint "
+                    "file with --resume FILE.h5", job->opts->out_dir,
+                    access(done, F_OK) == 0 ? "; the job has finished and checkpoint.keep = final "
+                                              "removed its step checkpoints" : "");
   if (st == HARDY_OK) st = hardy_ckpt_resolve(where, job->resume_path, sizeof job->resume_path);
   st = hardy_agree(st, job->comm);
   if (st == HARDY_OK) st = hardy_ckpt_open(job->resume_path, &job->resume_info, job->comm);

@@ -2,8 +2,9 @@
 # checkpoint.keep: after a successful job, `final` leaves only the final models, best and the
 # teachers; `last` also the newest step checkpoint and the latest pointers; `all` every step
 # checkpoint retention kept (keep_recent = 0: every one written). results.json's disk_bytes
-# equals the file sizes by kind. A job stopped by a signal keeps `latest`, resumes, and then
-# ends with the `final` set and the uninterrupted run's parameters bitwise.
+# equals the file sizes by kind; eval of the directory uses `best`, and --resume of the finished
+# job says why it cannot. A job stopped by a signal keeps `latest`, resumes, and then ends with
+# the `final` set and the uninterrupted run's parameters bitwise.
 source "$(dirname "$0")/lib.sh"
 make_data d.h5 --utterances 400
 write_cfg t.ini d.h5
@@ -19,6 +20,12 @@ TEACH="teachers/at-teacher.h5 teachers/tv-teacher.h5"
 
 run_mpi 1 train t.ini --out final --quiet || fail "keep = final (default) run"
 expect_files final "$BASE $TEACH"
+
+out=$(run_mpi 1 eval --checkpoint final/checkpoints --condition tv 2>&1)
+check "final: eval of the checkpoint directory uses best (tv-final.h5)" grep -q "tv-final.h5" <<<"$out"
+out=$(run_mpi 1 train t.ini --out final --resume 2>&1)
+check "final: --resume of the finished job says why there is nothing to resume" \
+  grep -q "the job has finished and checkpoint.keep = final removed" <<<"$out"
 
 run_mpi 1 train t.ini --set checkpoint.keep=last --out last --quiet || fail "keep = last run"
 newest=$("$PYTHON" -c "
