@@ -253,6 +253,13 @@ hardy_run_job() {
       hardy_log "'$cmd' cannot resume; starting $out from the beginning"
     fi
   fi
+  # an earlier attempt that left no checkpoint (or HARDY_FORCE=1): this job owns OUT, so it
+  # replaces that run (train refuses a directory holding a run without --resume/--overwrite)
+  if [ ${#resume[@]} = 0 ] && { [ -e "$out/config.ini" ] || [ -e "$out/status.json" ]; } &&
+    "$HARDY_BIN" "$cmd" --help 2>/dev/null | grep -q -- --overwrite; then
+    resume=(--overwrite)
+    hardy_log "$out holds an earlier attempt without a checkpoint; starting over (--overwrite)"
+  fi
   hardy_launch "$HARDY_BIN" "$cmd" "$config" "${HARDY_SET_ARGS[@]}" --out "$out" "${resume[@]}"
   if [ "$HARDY_RC" != 0 ] && [ "$HARDY_RC" != 143 ] &&
     grep -q '"state": *"preempted"' "$out/status.json" 2>/dev/null; then
