@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hardy/common.h"
 
@@ -12,11 +13,20 @@ static bool g_quiet = false;
 
 void hardy_log_set_quiet(bool quiet) { g_quiet = quiet; }
 
+/* "hardy: 2026-12-04 15:20:31 " (UTC): info and progress lines carry the time. */
+static void put_prefix(void) {
+  char when[32];
+  time_t t = time(NULL);
+  struct tm tm;
+  strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", gmtime_r(&t, &tm));
+  fprintf(stderr, "hardy: %s ", when);
+}
+
 void hardy_log_info(const char *fmt, ...) {
   if (g_quiet || hardy_world_rank() != 0) return;
   va_list ap;
   va_start(ap, fmt);
-  fputs("hardy: ", stderr);
+  put_prefix();
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
   va_end(ap);
@@ -74,11 +84,12 @@ static void print_line(hardy_progress_t *p, double rate_units, const char *detai
   else
     snprintf(eta, sizeof eta, "?");
   const char *rate_unit = rate_units >= 0 ? "utt" : p->unit;
+  put_prefix();
   if (final)
-    fprintf(stderr, "hardy: [%s] done %lld %s in %s | %.1f %s/s%s%s\n", p->phase,
+    fprintf(stderr, "[%s] done %lld %s in %s | %.1f %s/s%s%s\n", p->phase,
             (long long)p->done, p->unit, el, rate, rate_unit, detail ? " | " : "", detail ? detail : "");
   else
-    fprintf(stderr, "hardy: [%s] %lld/%lld %s (%.0f%%) | %.1f %s/s | ETA %s%s%s\n", p->phase,
+    fprintf(stderr, "[%s] %lld/%lld %s (%.0f%%) | %.1f %s/s | ETA %s%s%s\n", p->phase,
             (long long)p->done, (long long)p->total, p->unit,
             p->total > 0 ? 100.0 * (double)p->done / (double)p->total : 0.0, rate, rate_unit, eta,
             detail ? " | " : "", detail ? detail : "");
@@ -90,6 +101,10 @@ void hardy_progress_update(hardy_progress_t *p, int64_t done, double rate_units,
   if (g_quiet || hardy_world_rank() != 0) return;
   if (hardy_now() - p->t_last < p->min_interval) return;
   print_line(p, rate_units, detail, false);
+}
+
+bool hardy_progress_due(const hardy_progress_t *p) {
+  return !g_quiet && hardy_world_rank() == 0 && hardy_now() - p->t_last >= p->min_interval;
 }
 
 void hardy_progress_end(hardy_progress_t *p, double rate_units, const char *detail) {

@@ -33,6 +33,9 @@ void hardy_progress_begin(hardy_progress_t *p, const char *phase, int64_t total,
  * when `done` counts steps) or -1 to use `done`. `detail` is appended (may be NULL). */
 void hardy_progress_update(hardy_progress_t *p, int64_t done, double rate_units, const char *detail);
 void hardy_progress_end(hardy_progress_t *p, double rate_units, const char *detail);
+/* Would hardy_progress_update print now (rank 0, not quiet, interval passed)? Local; callers
+ * that need a reduction for the line agree on it first. */
+bool hardy_progress_due(const hardy_progress_t *p);
 
 /* Format seconds as "1h02m", "3m05s" or "12.3s". */
 void hardy_format_duration(double seconds, char *out, size_t cap);
