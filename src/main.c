@@ -25,6 +25,7 @@ static const command_t COMMANDS[] = {
     {"config", hardy_cmd_config, "validate a configuration and print the effective one"},
     {"train", hardy_cmd_train, "train and evaluate: teacher, stage 1, hardness, stage 2, test"},
     {"eval", hardy_cmd_eval, "evaluate a saved model under a missing condition or rate"},
+    {"sweep", hardy_cmd_sweep, "train every line of a sweep file in one job, groups of ranks in parallel"},
     {"hardness", hardy_cmd_hardness, "train the teacher and score every training utterance"},
     {"bench", hardy_cmd_bench, "benchmarks against baselines measured in the same run"},
 };

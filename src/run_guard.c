@@ -164,7 +164,7 @@ static bool ends_with(const char *s, const char *suffix) {
 /* Files and folders a run writes into its --out directory. */
 static bool is_run_entry(const char *name) {
   static const char *NAMES[] = {"config.ini", "metrics.jsonl", "results.json", "status.json",
-                                "checkpoints", "teachers", "job.done" /* jobs/common.sh */};
+                                "checkpoints", "teachers", "job.done", "sweep-task.txt" /* job scripts */};
   for (size_t i = 0; i < sizeof NAMES / sizeof *NAMES; i++)
     if (!strcmp(name, NAMES[i])) return true;
   return (!strncmp(name, "hardness-", 9) && ends_with(name, ".h5")) || ends_with(name, ".json.tmp");

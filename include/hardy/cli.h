@@ -17,6 +17,7 @@
 int hardy_cmd_synth(int argc, char **argv);
 int hardy_cmd_inspect(int argc, char **argv);
 int hardy_cmd_train(int argc, char **argv);
+int hardy_cmd_sweep(int argc, char **argv);
 int hardy_cmd_eval(int argc, char **argv);
 int hardy_cmd_knn(int argc, char **argv);
 int hardy_cmd_hardness(int argc, char **argv);

@@ -14,6 +14,10 @@ void hardy_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void hardy_log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Printed by whichever rank calls it, prefixed "hardy[rank R]: warning: ". */
 void hardy_log_warn_any(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* In a sweep: leader 1 makes this process print (and write metrics files) as rank 0 of its
+ * group does, 0 silences it, -1 restores rank 0 of MPI_COMM_WORLD; `tag` (may be NULL) names
+ * the task on every info and progress line. */
+void hardy_log_set_leader(int leader, const char *tag);
 /* Silence info lines (tests, --quiet). Warnings still print. */
 void hardy_log_set_quiet(bool quiet);
 
