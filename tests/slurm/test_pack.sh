@@ -29,6 +29,7 @@ done
 expect "sweep-status.json does not count 3 done" "${PYTHON:-/usr/bin/python3}" -c \
   "import json, sys; sys.exit(json.load(open('$WORK/packed/sweep-status.json'))['done'] != 3)"
 expect "one job ran two tasks at once" file_has "$WORK/hardy-sweep-pack-$job.out" "2 group(s) of 1 rank(s)"
+expect "the job's log is not linked into the sweep directory" test -L "$WORK/packed/slurm-$job.out"
 before=$(cat "$WORK"/packed/*/results.json)
 job2=$(submit) && wait_gone "$job2" >/dev/null || failed "second pack job $job2 did not end"
 expect "resubmission did not skip the finished tasks" file_has "$WORK/hardy-sweep-pack-$job2.out" "done before; skipped"
