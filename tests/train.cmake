@@ -12,6 +12,6 @@ hardy_add_script_test(NAME train_hardness SCRIPT train/test_hardness_cmd.sh TIME
 hardy_add_test(NAME test_train_views SOURCES test_train_views.c)
 hardy_add_script_test(NAME train_digits SCRIPT train/test_digits.sh TIMEOUT 400 LABELS train)
 hardy_add_script_test(NAME train_signal_race SCRIPT train/test_signal_race.sh TIMEOUT 400 LABELS train)
-hardy_add_script_test(NAME train_run_guard SCRIPT train/test_run_guard.sh TIMEOUT 400 LABELS train)
+hardy_add_script_test(NAME train_run_guard SCRIPT train/test_run_guard.sh TIMEOUT 600 LABELS train)
 hardy_add_script_test(NAME train_progress SCRIPT train/test_progress.sh TIMEOUT 300 LABELS train)
 hardy_add_script_test(NAME train_sweep_cmd SCRIPT train/test_sweep_cmd.sh TIMEOUT 600 LABELS train)
