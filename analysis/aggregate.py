@@ -12,6 +12,11 @@ hard tercile tables when runs carry test_by_hardness, and paired differences of 
 against the baseline (same seed, same condition, same folds) with mean, std, a sign count and
 an exact two-sided sign test.
 
+Runs whose results.json carry provenance are also checked by method fingerprint (a hash of
+every result-determining config key except seed, fold, condition, rate and data): a column that
+would average runs with different method fingerprints is an input error naming the keys that
+differ (--group-by them to separate the runs).
+
 Runs without results.json are listed as missing (with the last epoch they logged), never
 dropped silently. Runs on different datasets, two runs claiming the same (column, condition,
 seed, fold), unknown metrics and empty inputs are input errors: one message, exit status 2.
@@ -311,11 +316,32 @@ class Collection:
     def _check_configs(self):
         for col in self.columns:
             of = [r for r in self.runs if r.column == col]
+            self._check_methods(col, of)
             diff = sorted({k for r in of[1:] for k in config_difference(of[0].cfg, r.cfg)})
             if diff:
                 self.notes.append("column '%s' mixes runs whose configs differ in %s (pass "
                                   "--group-by %s to separate them)" % (col, ", ".join(diff),
                                                                       ",".join(diff)))
+
+    def _check_methods(self, col, of):
+        """Refuse a column whose runs carry different method fingerprints (results.json
+        provenance: every result-determining key except seed, fold, condition, rate and data):
+        averaging them would mix methods."""
+        by_fp = {}
+        for r in of:
+            fp = (r.results.get("provenance") or {}).get("method_fingerprint")
+            if fp:
+                by_fp.setdefault(fp, r)
+        if len(by_fp) < 2:
+            return
+        first, other = list(by_fp.values())[:2]
+        diff = config_difference(first.cfg, other.cfg)
+        raise InputError("column '%s' would average runs whose method settings differ (%d method "
+                         "fingerprints; e.g. %s and %s differ in %s): pass --group-by %s to "
+                         "separate them, or aggregate them apart"
+                         % (col, len(by_fp), first.path, other.path,
+                            ", ".join(diff) or "keys outside config.ini",
+                            ",".join(diff) or "KEY"))
 
     def metric_names(self):
         names = set()

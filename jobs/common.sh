@@ -119,7 +119,24 @@ hardy_select_launcher() {
 }
 
 # Everything a job sets up before it runs the program; logs what it chose.
+# Environment modules the site needs (HARDY_MODULES="openmpi/4.1 hdf5/1.14-mpi openblas"),
+# loaded before the program is looked up; a module that does not load stops the job.
+hardy_load_modules() {
+  [ -n "${HARDY_MODULES:-}" ] || return 0
+  if ! type module >/dev/null 2>&1; then
+    # shellcheck source=/dev/null
+    for f in /etc/profile.d/modules.sh /usr/share/lmod/lmod/init/bash; do [ -f "$f" ] && source "$f"; done
+  fi
+  type module >/dev/null 2>&1 || { hardy_log "error: HARDY_MODULES is set but this node has no 'module' command"; return 2; }
+  local m
+  for m in $HARDY_MODULES; do
+    module load "$m" || { hardy_log "error: module load $m failed (HARDY_MODULES='$HARDY_MODULES')"; return 2; }
+  done
+  hardy_log "modules: $HARDY_MODULES"
+}
+
 hardy_setup() {
+  hardy_load_modules || return 2
   hardy_find_bin || return 2
   hardy_setup_threads
   hardy_setup_mpi_env
@@ -219,6 +236,16 @@ hardy_requeue() {
   return 1
 }
 
+# The job's Slurm log, linked into the run directory as slurm-<job>.out (one link per job and
+# requeue-safe), so a run's directory holds the logs of every job that worked on it.
+hardy_link_log() {
+  [ -n "${SLURM_JOB_ID:-}" ] || return 0
+  local log
+  log=$(scontrol show job "$SLURM_JOB_ID" 2>/dev/null | sed -n 's/^ *StdOut=//p' | head -n 1)
+  [ -n "$log" ] && [ -f "$log" ] && ln -sfn "$log" "$1/slurm-${SLURM_JOB_ID}${SLURM_ARRAY_TASK_ID:+_$SLURM_ARRAY_TASK_ID}.out"
+  return 0
+}
+
 # One run of a training command into OUT: hardy_run_job COMMAND CONFIG OUT [k=v | --set k=v ...]
 # COMMAND is train, or hardness (teacher + hardness tables, for pipeline teacher jobs).
 #   - OUT/job.done exists, or OUT/results.json without a checkpoint: finished, skip (exit 0);
@@ -247,6 +274,7 @@ hardy_run_job() {
     return 2
   fi
   mkdir -p "$out" || { hardy_log "error: cannot create $out"; return 2; }
+  hardy_link_log "$out"
   local resume=() can_resume=0
   "$HARDY_BIN" "$cmd" --help 2>/dev/null | grep -q -- --resume && can_resume=1
   if [ -e "$out/checkpoints/latest" ]; then
@@ -256,6 +284,13 @@ hardy_run_job() {
     else
       hardy_log "'$cmd' cannot resume; starting $out from the beginning"
     fi
+  fi
+  # an earlier attempt that left no checkpoint (or HARDY_FORCE=1): this job owns OUT, so it
+  # replaces that run (train refuses a directory holding a run without --resume/--overwrite)
+  if [ ${#resume[@]} = 0 ] && { [ -e "$out/config.ini" ] || [ -e "$out/status.json" ]; } &&
+    "$HARDY_BIN" "$cmd" --help 2>/dev/null | grep -q -- --overwrite; then
+    resume=(--overwrite)
+    hardy_log "$out holds an earlier attempt without a checkpoint; starting over (--overwrite)"
   fi
   hardy_launch "$HARDY_BIN" "$cmd" "$config" "${HARDY_SET_ARGS[@]}" --out "$out" "${resume[@]}"
   if [ "$HARDY_RC" != 0 ] && [ "$HARDY_RC" != 143 ] &&

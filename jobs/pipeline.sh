@@ -7,7 +7,8 @@
 # Slurm (--kill-on-invalid-dep=yes), never left pending.
 #
 #   jobs/pipeline.sh [options] CONFIG OUT [key=value ...] [-- sbatch options]
-#     --conditions LIST   missing conditions, default a,t,v,at,av,tv,atv
+#     --conditions LIST   missing conditions, default a,t,v,at,av,tv,atv (none with --rates)
+#     --rates LIST        random missing rates, e.g. 0.1,0.3,0.5: one teacher per rate (and fold)
 #     --folds LIST        none (the file's split; default), all, or folds: 1,2,3 or 1-5
 #     --seeds LIST        student seeds, default 1 (the teacher uses the first)
 #     --teacher-sets S    overrides for the teacher jobs only, e.g. "train.lr=3e-4"
@@ -18,7 +19,7 @@
 # Both kinds of job run jobs/train.sbatch; students resume and requeue on their own.
 set -u
 JOBS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-conditions=a,t,v,at,av,tv,atv folds=none seeds=1 dry=0
+conditions=a,t,v,at,av,tv,atv folds=none seeds=1 dry=0 rates="" conditions_given=0
 teacher_sets=""
 
 usage() { sed -n '2,/^set -u/p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -26,7 +27,8 @@ die() { echo "pipeline: error: $*" >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
-  --conditions) conditions=${2:?}; shift 2 ;;
+  --conditions) conditions=${2:?} conditions_given=1; shift 2 ;;
+  --rates) rates=${2:?}; shift 2 ;;
   --folds) folds=${2:?}; shift 2 ;;
   --seeds) seeds=${2:?}; shift 2 ;;
   --teacher-sets) teacher_sets=${2?}; shift 2 ;;
@@ -42,6 +44,7 @@ shift 2
 extra=() sbatch_opts=()
 while [ $# -gt 0 ] && [ "$1" != -- ]; do
   [[ "$1" == ?*=* ]] || die "'$1' is not a key=value override"
+  [[ "$1" == missing.* ]] && die "'$1': give missing conditions with --conditions and rates with --rates (a job's name and directory come from them)"
   extra+=("$1")
   shift
 done
@@ -61,6 +64,15 @@ done
 for c in ${conditions//,/ }; do
   [[ "$c" =~ ^(a|t|v|at|av|tv|atv)$ ]] || die "bad condition '$c' (a,t,v,at,av,tv,atv)"
 done
+# The missing settings: "tag overrides..." per teacher (conditions, then rates).
+settings=()
+[ -n "$rates" ] && [ "$conditions_given" = 0 ] && conditions=""
+for c in ${conditions//,/ }; do settings+=("$c missing.condition=$c"); done
+for r in ${rates//,/ }; do
+  [[ "$r" =~ ^0?\.[0-9]+$|^0$ ]] || die "bad rate '$r' (a number in [0, 1))"
+  settings+=("rate$r missing.condition= missing.rate=$r")
+done
+[ ${#settings[@]} -gt 0 ] || die "no conditions or rates"
 seed_list=(${seeds//,/ })
 [ ${#seed_list[@]} -gt 0 ] || die "no seeds"
 
@@ -88,18 +100,20 @@ submit() {
 }
 
 echo "# role	name	job	after"
-for c in ${conditions//,/ }; do
+for setting in "${settings[@]}"; do
+  c=${setting%% *}
+  read -r -a miss_set <<<"${setting#* }"
   for f in "${fold_list[@]}"; do
     tag=$c fold_set=()
     [ "$f" != none ] && tag=$c-f$f fold_set=("data.fold=$f")
     tdir=$out/teacher/$tag
     # shellcheck disable=SC2086
-    tid=$(submit teacher "teacher-$tag" "" --command hardness "$config" "$tdir" "missing.condition=$c" \
+    tid=$(submit teacher "teacher-$tag" "" --command hardness "$config" "$tdir" "${miss_set[@]}" \
       "${fold_set[@]}" "run.seed=${seed_list[0]}" "${extra[@]}" $teacher_sets) || exit 2
     printf 'teacher\t%s\t%s\t-\n' "$tag" "$tid"
     for s in "${seed_list[@]}"; do
       sid=$(submit student "student-$tag-seed$s" "$tid" "$config" "$out/student/$tag-seed$s" \
-        "missing.condition=$c" "${fold_set[@]}" "run.seed=$s" \
+        "${miss_set[@]}" "${fold_set[@]}" "run.seed=$s" \
         "teacher.checkpoint=$tdir/teachers" "${extra[@]}") || exit 2
       printf 'student\t%s\t%s\tafterok:%s\n' "$tag-seed$s" "$sid" "$tid"
     done

@@ -3,12 +3,14 @@
  * (0 ok, 2 bad input or usage, 3 runtime failure, 143 checkpointed after a stop signal). */
 #include <mpi.h>
 #include <omp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hardy/cli.h"
 #include "hardy/common.h"
+#include "hardy/run.h"
 
 typedef struct {
   const char *name;
@@ -23,6 +25,7 @@ static const command_t COMMANDS[] = {
     {"config", hardy_cmd_config, "validate a configuration and print the effective one"},
     {"train", hardy_cmd_train, "train and evaluate: teacher, stage 1, hardness, stage 2, test"},
     {"eval", hardy_cmd_eval, "evaluate a saved model under a missing condition or rate"},
+    {"sweep", hardy_cmd_sweep, "train every line of a sweep file in one job, groups of ranks in parallel"},
     {"hardness", hardy_cmd_hardness, "train the teacher and score every training utterance"},
     {"bench", hardy_cmd_bench, "benchmarks against baselines measured in the same run"},
 };
@@ -41,6 +44,19 @@ static void usage(FILE *out) {
                "signal after writing a checkpoint (resume with --resume).\n");
 }
 
+/* The agreed error: cause and fix first; the source locations HARDY_CHECK appended
+ * ("  at file:line: call") only with HARDY_DEBUG=1 (status.json always keeps them). */
+static void print_error(void) {
+  const char *msg = hardy_error_message(), *debug = getenv("HARDY_DEBUG");
+  bool locations = debug && debug[0] && strcmp(debug, "0");
+  fputs("hardy: error: ", stderr);
+  for (const char *line = msg; *line;) {
+    size_t len = strcspn(line, "\n");
+    if (locations || strncmp(line, "  at ", 5)) fprintf(stderr, "%.*s\n", (int)len, line);
+    line += len + (line[len] == '\n');
+  }
+}
+
 int main(int argc, char **argv) {
   int provided = 0;
   if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
@@ -49,6 +65,7 @@ int main(int argc, char **argv) {
   }
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  hardy_run_set_command_line(argc, argv);
   int status = HARDY_OK;
   if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
     if (rank == 0) usage(argc < 2 ? stderr : stdout);
@@ -67,8 +84,7 @@ int main(int argc, char **argv) {
       status = HARDY_ERR_INPUT;
     } else {
       status = cmd->run(argc - 1, argv + 1);
-      if (status < 0 && status != HARDY_STATUS_PREEMPTED && rank == 0)
-        fprintf(stderr, "hardy: error: %s\n", hardy_error_message());
+      if (status < 0 && status != HARDY_STATUS_PREEMPTED && rank == 0) print_error();
     }
   }
   MPI_Finalize();

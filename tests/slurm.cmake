@@ -13,7 +13,7 @@ hardy_add_script_test(NAME slurm_stop SCRIPT slurm/stop_slurm.sh TIMEOUT 60 LABE
 set_tests_properties(slurm_start PROPERTIES FIXTURES_SETUP slurm SKIP_RETURN_CODE 77)
 set_tests_properties(slurm_stop PROPERTIES FIXTURES_CLEANUP slurm)
 set_property(TEST slurm_start slurm_stop APPEND PROPERTY ENVIRONMENT "${_slurm_env}")
-foreach(t train sweep pipeline requeue badconfig)
+foreach(t train sweep pipeline requeue badconfig pack)
   hardy_add_script_test(NAME slurm_${t} SCRIPT slurm/test_${t}.sh TIMEOUT 180 LABELS slurm)
   set_tests_properties(slurm_${t} PROPERTIES FIXTURES_REQUIRED slurm SKIP_RETURN_CODE 77)
   set_property(TEST slurm_${t} APPEND PROPERTY ENVIRONMENT "HARDY_SLURM_SHARED=1" "${_slurm_env}")

@@ -15,3 +15,6 @@ hardy_add_script_test(NAME train_standardize SCRIPT train/test_standardize.sh TI
 hardy_add_script_test(NAME train_digits SCRIPT train/test_digits.sh TIMEOUT 400 LABELS train)
 hardy_add_script_test(NAME train_signal_race SCRIPT train/test_signal_race.sh TIMEOUT 400 LABELS train)
 hardy_add_test(NAME test_predictions SOURCES test_predictions.c RANKS 1 3 TIMEOUT 180 LABELS train)
+hardy_add_script_test(NAME train_run_guard SCRIPT train/test_run_guard.sh TIMEOUT 600 LABELS train)
+hardy_add_script_test(NAME train_progress SCRIPT train/test_progress.sh TIMEOUT 300 LABELS train)
+hardy_add_script_test(NAME train_sweep_cmd SCRIPT train/test_sweep_cmd.sh TIMEOUT 600 LABELS train)

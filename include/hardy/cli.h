@@ -15,6 +15,7 @@
 int hardy_cmd_synth(int argc, char **argv);
 int hardy_cmd_inspect(int argc, char **argv);
 int hardy_cmd_train(int argc, char **argv);
+int hardy_cmd_sweep(int argc, char **argv);
 int hardy_cmd_eval(int argc, char **argv);
 int hardy_cmd_knn(int argc, char **argv);
 int hardy_cmd_hardness(int argc, char **argv);
@@ -33,22 +34,6 @@ int hardy_cli_parse_config(int argc, char **argv, hardy_config_t *cfg, const cha
                            bool *quiet);
 /* Threads per rank from run.threads (0: OMP_NUM_THREADS), and the same for the BLAS. */
 void hardy_cli_apply_threads(const hardy_config_t *cfg);
-
-/* Report the BLAS library, its core and threads on rank 0; warn on a generic core.
- * Local; call once at start-up of compute commands. */
-void hardy_blas_report(void);
-/* Name of the OpenBLAS core in use ("Haswell", "SkylakeX", ...), or "unknown" (another BLAS). */
-const char *hardy_blas_core(void);
-/* The BLAS chosen at configure time: "OpenBLAS", "BLIS", "MKL" or its library's file name. */
-const char *hardy_blas_name(void);
-/* Threads the BLAS uses per call, or -1 when this BLAS has no call to ask. Local. */
-int hardy_blas_threads(void);
-/* Set the BLAS's threads per call (OpenBLAS, BLIS, MKL; other BLAS: no effect). Local. */
-void hardy_blas_set_threads(int n_threads);
-/* The shared library that provides cblas_sgemm at run time, or "statically linked". */
-const char *hardy_blas_library_file(void);
-/* One line: library, core (OpenBLAS), build, threads and file, into buf (NUL-terminated). */
-void hardy_blas_describe(char *buf, size_t size);
 
 /* `hardy-hpc --version`: version, git commit, MPI library, BLAS, HDF5, ScaLAPACK on stdout.
  * Local (rank 0 calls it). */

@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 #include <mpi.h>
 #include <stdbool.h>
+#include <signal.h>
 #include <stdint.h>
 
 #include "hardy/checkpoint.h"
@@ -81,5 +82,9 @@ int hardy_train_featnorm_load(const hardy_ckpt_info_t *info, const hardy_dataset
 /* Warn (rank 0) for every modality whose features are badly scaled (|mean| > 10 or std
  * outside [0.01, 100] on some dimension), naming `where`. Local. */
 void hardy_train_featnorm_warn(const hardy_featnorm_t *fn, const char *where);
+
+/* Set by a SIGTERM/SIGUSR1 handler (train's own, or a driver's such as sweep); the training
+ * loop checks it at step boundaries, and the ranks agree on it before acting. */
+extern volatile sig_atomic_t hardy_stop_requested;
 
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "hardy/bench.h"
+#include "hardy/blas.h"
 #include "hardy/cli.h"
 #include "hardy/common.h"
 #include "hardy/dist.h"

@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 
 #include "hardy/bench.h"
+#include "hardy/blas.h"
 #include "hardy/cli.h"
 #include "hardy/common.h"
 #include "hardy/log.h"

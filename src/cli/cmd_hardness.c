@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hardy/blas.h"
 #include "hardy/cli.h"
 #include "hardy/common.h"
 #include "hardy/log.h"

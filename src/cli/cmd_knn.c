@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hardy/blas.h"
 #include "hardy/cli.h"
 #include "hardy/common.h"
 #include "hardy/config.h"

@@ -6,15 +6,17 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "hardy/blas.h"
 #include "hardy/cli.h"
 #include "hardy/common.h"
 #include "hardy/config.h"
 #include "hardy/log.h"
+#include "hardy/run.h"
 #include "hardy/train.h"
 
 static const char *USAGE =
     "usage: hardy-hpc train CONFIG.ini [--set section.key=value ...] --out DIR [--resume [FILE]]\n"
-    "                       [--quiet]\n"
+    "                       [--overwrite] [--quiet]\n"
     "Train and evaluate HARDY-MER (or the uniform baseline) for every configured missing\n"
     "condition or rate and fold. Writes DIR/config.ini (effective configuration),\n"
     "DIR/metrics.jsonl (one line per epoch and phase) and DIR/results.json.\n"
@@ -23,6 +25,11 @@ static const char *USAGE =
     "  --resume     continue from DIR/checkpoints/latest (after a stop signal, a crash or a\n"
     "               time limit); --resume FILE.h5 or --resume=FILE from a given checkpoint.\n"
     "               Any rank count can resume; shape-changing settings must be unchanged\n"
+    "               Settings that determine the results (method, data, seed, condition or\n"
+    "               rate, K, model, schedule) must be unchanged; threads, progress and\n"
+    "               checkpoint cadence may change\n"
+    "  --overwrite  replace the run already in DIR (its files are removed; without --resume\n"
+    "               or --overwrite a DIR holding a run is refused)\n"
     "  --quiet      no progress lines (warnings and errors still print)\n"
     "Run with mpirun -n RANKS; set OMP_NUM_THREADS or run.threads for threads per rank.\n";
 
@@ -85,6 +92,7 @@ int hardy_cmd_train(int argc, char **argv) {
     }
   /* take --resume [FILE] out of the argument list; the rest is the config's */
   const char *resume = NULL;
+  bool overwrite = false;
   char **rest = malloc(sizeof(char *) * (size_t)(argc + 1));
   int n_rest = 0;
   for (int i = 0; rest && i < argc; i++) {
@@ -93,6 +101,8 @@ int hardy_cmd_train(int argc, char **argv) {
       if (i + 1 < argc && names_checkpoint(argv[i + 1])) resume = argv[++i];
     } else if (!strncmp(argv[i], "--resume=", 9)) {
       resume = argv[i] + 9;
+    } else if (!strcmp(argv[i], "--overwrite")) {
+      overwrite = true;
     } else {
       rest[n_rest++] = argv[i];
     }
@@ -105,6 +115,17 @@ int hardy_cmd_train(int argc, char **argv) {
   free(rest);
   if (st == HARDY_OK && !out_dir)
     st = hardy_fail(HARDY_ERR_INPUT, "train: --out DIR is required (where results are written)");
+  if (st == HARDY_OK && resume && overwrite)
+    st = hardy_fail(HARDY_ERR_INPUT, "train: --resume and --overwrite exclude each other (continue "
+                    "the run in --out, or replace it)");
+  st = hardy_agree(st, MPI_COMM_WORLD);
+  /* an input error is the run's status, unless DIR holds another run that it must not touch */
+  if (st != HARDY_OK && out_dir && hardy_world_rank() == 0 &&
+      (resume ? !hardy_run_is_done(out_dir) : hardy_run_out_kind(out_dir, NULL, 0) == HARDY_OUT_EMPTY))
+    hardy_run_write_status(out_dir, st);
+  HARDY_CHECK(st);
+  /* one directory, one run */
+  st = hardy_world_rank() == 0 ? hardy_run_prepare_out(out_dir, resume != NULL, overwrite) : HARDY_OK;
   HARDY_CHECK(hardy_agree(st, MPI_COMM_WORLD));
   hardy_log_set_quiet(quiet);
   hardy_cli_apply_threads(&cfg);

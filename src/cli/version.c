@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hardy/blas.h"
 #include "hardy/cli.h"
 #include "hardy_gitrev.h"
 

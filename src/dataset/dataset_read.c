@@ -12,6 +12,7 @@
 
 #include "h5/h5.h"
 #include "hardy/common.h"
+#include "hardy/log.h"
 #include "hardy/dataset.h"
 
 /* Bytes of row data one collective read moves per rank: bounds memory of the scan and keeps
@@ -245,7 +246,10 @@ int hardy_dataset_scan(const hardy_dataset_t *ds, MPI_Comm comm, int nonfinite_p
     free(buf);
     return rc;
   }
+  hardy_progress_t prog; /* rank 0's rows; every rank reads the same share */
+  hardy_progress_begin(&prog, "scan rows", end - first, "rows", 10.0);
   for (int64_t it = 0; it < n_iter; it++) {
+    hardy_progress_update(&prog, HARDY_MIN(it * cap, end - first), -1, NULL);
     hardy_row_range_t range = {first + it * cap, HARDY_MIN(cap, end - first - it * cap)};
     int64_t n_ranges = range.count > 0 ? 1 : 0;
     rc = read_ranges(ds, &f, &range, n_ranges, &rows, rc);

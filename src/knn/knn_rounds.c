@@ -120,7 +120,10 @@ static int search_rounds(const round_plan_t *p, const hardy_knn_side_t *ix, roun
   HARDY_CHECK(start_gather(p, b, 0, 0));
   HARDY_MPI_CHECK(MPI_Waitall(2, b->req, MPI_STATUSES_IGNORE));
   st->t_gather += hardy_now() - t0;
+  hardy_progress_t prog;
+  hardy_progress_begin(&prog, "knn", n_rounds, "query blocks", 10.0);
   for (int64_t r = 0; r < n_rounds; r++) {
+    hardy_progress_update(&prog, r, -1, NULL);
     int slot = (int)(r & 1), n_block = b->n_block[slot];
     double t1 = hardy_now();
     if (r + 1 < n_rounds) HARDY_CHECK(start_gather(p, b, r + 1, slot ^ 1));

@@ -13,6 +13,8 @@
 
 #include "hardy/checkpoint.h"
 #include "hardy/common.h"
+#include "hardy/log.h"
+#include "hardy/run.h"
 #include "train_internal.h"
 
 static void on_stop_signal(int sig) {
@@ -44,19 +46,10 @@ static int write_config(const hardy_config_t *cfg, const char *dir) {
 
 /* DIR/status.json: how the job ended, for job scripts (mpirun reports its own exit code 1
  * when it is itself sent SIGTERM, whatever the ranks returned). Rank 0, best effort. */
-static void write_status(const char *dir, int status, int rank) {
-  if (rank != 0) return;
-  cJSON *o = cJSON_CreateObject();
-  const char *state = status == HARDY_OK ? "done" : status == HARDY_STATUS_PREEMPTED ? "preempted" : "failed";
-  cJSON_AddStringToObject(o, "state", state);
-  cJSON_AddNumberToObject(o, "exit_code", status == HARDY_STATUS_PREEMPTED ? HARDY_EXIT_PREEMPTED
-                                                                         : hardy_exit_code(status));
-  if (status < 0 && status != HARDY_STATUS_PREEMPTED)
-    cJSON_AddStringToObject(o, "error", hardy_error_message());
-  char path[HARDY_PATH_MAX + 16];
-  snprintf(path, sizeof path, "%s/status.json", dir);
-  hardy_json_write_file(path, o);
-  cJSON_Delete(o);
+static void write_status(const hardy_train_opts_t *opts, int status, int rank) {
+  /* a refused resume of a finished run leaves that run's status alone */
+  bool keep = status < 0 && opts->resume && hardy_run_is_done(opts->out_dir);
+  if (rank == 0 && !keep) hardy_run_write_status(opts->out_dir, status);
 }
 
 /* Metric fields averaged for summaries. */
@@ -295,6 +288,13 @@ static int open_resume(job_t *job) {
   st = hardy_agree(st, job->comm);
   if (st == HARDY_OK) st = hardy_ckpt_open(job->resume_path, &job->resume_info, job->comm);
   if (st != HARDY_OK) return st;
+  /* a changed result-determining key would mix two runs in one directory */
+  st = hardy_agree(hardy_run_check_resume(job->resume_info.config_text, job->cfg,
+                                          job->resume_path), job->comm);
+  if (st != HARDY_OK) {
+    hardy_ckpt_info_free(&job->resume_info);
+    return st;
+  }
   char *text = hardy_config_to_string(job->cfg);
   char changed[2048] = "";
   st = hardy_ckpt_check_compatible(&job->resume_info, text, job->ds->fingerprint, HARDY_VERSION, 0,
@@ -324,7 +324,7 @@ static int open_resume(job_t *job) {
   return st;
 }
 
-int hardy_train_run(const hardy_config_t *cfg, const hardy_train_opts_t *opts, MPI_Comm comm) {
+static int train_job(const hardy_config_t *cfg, const hardy_train_opts_t *opts, MPI_Comm comm) {
   int rank, nranks;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &nranks);
@@ -357,6 +357,7 @@ int hardy_train_run(const hardy_config_t *cfg, const hardy_train_opts_t *opts, M
       memcpy(folds, present, sizeof(int) * (size_t)np);
     }
   }
+  hardy_job_begin(nf * cfg->missing.n_conditions);
   job_t job;
   memset(&job, 0, sizeof job);
   job.cfg = cfg;
@@ -371,6 +372,7 @@ int hardy_train_run(const hardy_config_t *cfg, const hardy_train_opts_t *opts, M
   for (int i = 0; st == HARDY_OK && i < nf; i++) st = do_fold(&job, folds[i]);
   if (st == HARDY_OK && !opts->hardness_only) {
     cJSON *res = results_summary(cfg, &ds, job.runs, nranks, hardy_now() - t_start);
+    cJSON_AddItemToObject(res, "provenance", hardy_run_provenance_json(cfg, ds.fingerprint));
     char rpath[HARDY_PATH_MAX + 16];
     snprintf(rpath, sizeof rpath, "%s/results.json", opts->out_dir);
     st = hardy_agree(rank == 0 ? hardy_json_write_file(rpath, res) : HARDY_OK, comm);
@@ -401,10 +403,22 @@ int hardy_train_run(const hardy_config_t *cfg, const hardy_train_opts_t *opts, M
     }
     cJSON_Delete(res);
   }
-  write_status(opts->out_dir, st, rank);
+  write_status(opts, st, rank);
   if (job.resume_index >= 0) hardy_ckpt_info_free(&job.resume_info);
   cJSON_Delete(job.runs);
   hardy_jsonl_close(&job.metrics);
   hardy_dataset_close(&ds);
+  return st;
+}
+
+int hardy_train_run(const hardy_config_t *cfg, const hardy_train_opts_t *opts, MPI_Comm comm) {
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  int st = hardy_run_provenance_begin(comm);
+  if (st == HARDY_OK) st = train_job(cfg, opts, comm);
+  /* the job writes its status when it gets to the end; this covers its earliest failures (a
+   * refused resume of a finished run leaves that run's status alone) */
+  if (st < 0 && st != HARDY_STATUS_PREEMPTED && !(opts->resume && hardy_run_is_done(opts->out_dir)))
+    write_status(opts, st, rank);
   return st;
 }

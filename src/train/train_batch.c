@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hardy/common.h"
+#include "hardy/log.h"
 #include "hardy/curriculum.h"
 #include "train_internal.h"
 
@@ -142,7 +143,10 @@ int hardy_train_evaluate_rows(hardy_model_t *model, const hardy_shard_t *sh, har
   if (st == HARDY_OK && !(dlg = hardy_malloc((size_t)per * sizeof(int64_t), "eval batch")))
     st = HARDY_ERR_RUNTIME;
   avail_rule_t rule = {AVAIL_EVAL, miss, seed, 0};
+  hardy_progress_t prog; /* rank 0's dialogues; prints only on long evaluations */
+  hardy_progress_begin(&prog, "evaluate", sh->n_dialogue, "dialogues", 10.0);
   for (int64_t d0 = 0; st == HARDY_OK && d0 < sh->n_dialogue; d0 += per) {
+    hardy_progress_update(&prog, d0, -1, NULL);
     int n = (int)HARDY_MIN((int64_t)per, sh->n_dialogue - d0);
     for (int b = 0; b < n; b++) dlg[b] = d0 + b;
     batch_fill(&bb, sh, dlg, n, &rule, 1.0f, NULL);

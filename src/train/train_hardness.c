@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hardy/common.h"
+#include "hardy/log.h"
 #include "hardy/curriculum.h"
 #include "hardy/knn.h"
 #include "train_internal.h"
@@ -55,7 +56,12 @@ static int score_rows(run_t *r, hardy_model_t *model, const hardy_shard_t *sh,
     st = HARDY_ERR_RUNTIME;
   int per = batch_dialogues_fitting(sh, r->max_rows, r->cfg->train.batch_dialogues);
   avail_rule_t complete = {AVAIL_NATURAL, r->miss, rule->seed, 0};
+  char label[96];
+  snprintf(label, sizeof label, "hardness %s", r->name);
+  hardy_progress_t prog; /* rank 0's dialogues */
+  hardy_progress_begin(&prog, label, sh->n_dialogue, "dialogues", r->cfg->run.progress_seconds);
   for (int64_t d0 = 0; st == HARDY_OK && d0 < sh->n_dialogue; d0 += per) {
+    hardy_progress_update(&prog, d0, -1, NULL);
     int nd = (int)HARDY_MIN((int64_t)per, sh->n_dialogue - d0);
     for (int b = 0; b < nd; b++) dlg[b] = d0 + b;
     /* pass 1: masked input -> reconstruction of the missing modalities */

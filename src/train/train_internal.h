@@ -149,9 +149,6 @@ typedef struct {
   cJSON *results_so_far;  /* borrowed: the job's finished runs (stored in checkpoints) */
 } run_t;
 
-/* Set from the signal handler; checked at step boundaries. */
-extern volatile sig_atomic_t hardy_stop_requested;
-
 int run_setup(run_t *r);
 void run_free(run_t *r);
 

@@ -7,6 +7,7 @@
 
 #include "hardy/common.h"
 #include "hardy/curriculum.h"
+#include "hardy/log.h"
 #include "hardy/nn.h"
 #include "train_internal.h"
 
@@ -15,6 +16,10 @@
 #define ADAM_EPS 1e-8f
 
 volatile sig_atomic_t hardy_stop_requested = 0;
+
+/* Rank 0 wants to print a progress line after this step; the agreed value (every rank) says
+ * the step's loss sums are reduced for it. One run per process at a time. */
+static int g_progress_want, g_progress_agreed;
 
 const char *phase_name(int phase) {
   static const char *names[] = {"teacher_warmup", "teacher", "stage1", "stage2", "done"};
@@ -34,10 +39,13 @@ static int checkpoint_due(const run_t *r) {
 int step_agree(run_t *r, int status, int *stop) {
   /* one allreduce: the lowest status, -1 where a rank was asked to stop, -1 where a
    * checkpoint is due */
-  int v[3] = {status, hardy_stop_requested ? -1 : 0, checkpoint_due(r) ? -1 : 0};
-  MPI_Allreduce(MPI_IN_PLACE, v, 3, MPI_INT, MPI_MIN, r->comm);
+  int v[4] = {status, hardy_stop_requested ? -1 : 0, checkpoint_due(r) ? -1 : 0,
+               g_progress_want ? -1 : 0};
+  MPI_Allreduce(MPI_IN_PLACE, v, 4, MPI_INT, MPI_MIN, r->comm);
   *stop = v[1] < 0;
   r->ckpt_due = v[2] < 0;
+  g_progress_agreed = v[3] < 0;
+  g_progress_want = 0;
   if (v[0] < 0) return hardy_agree(status, r->comm); /* spread the failing rank's message */
   return HARDY_OK;
 }
@@ -163,6 +171,34 @@ static avail_rule_t phase_rule(const run_t *r, int phase, int epoch) {
   return rule;
 }
 
+/* Optimiser steps of a whole phase of run r (0 when the run skips it). */
+static int64_t phase_steps(const run_t *r, int phase) {
+  const hardy_config_t *cfg = r->cfg;
+  bool trains_teacher = r->have_teacher && !cfg->teacher.checkpoint[0];
+  int epochs = phase == PHASE_TEACHER_WARMUP ? (trains_teacher ? cfg->teacher.warmup_epochs : 0)
+               : phase == PHASE_TEACHER      ? (trains_teacher ? cfg->teacher.epochs : 0)
+               : phase == PHASE_STAGE1       ? cfg->train.stage1_epochs
+                                             : cfg->train.stage2_epochs;
+  int views = phase == PHASE_STAGE2 && r->have_teacher ? cfg->retrieval.k + 1 : 1;
+  int64_t batch = cfg->train.batch_dialogues;
+  int64_t steps = (r->train_sel->n + batch - 1) / batch * views * epochs;
+  return cfg->train.max_steps > 0 ? HARDY_MIN(steps, (int64_t)cfg->train.max_steps) : steps;
+}
+
+/* The progress line after a step that every rank agreed to report: the loss is the epoch's
+ * running value over every rank (the epoch line's formula), from one reduction per line. */
+static int progress_line(run_t *r, hardy_progress_t *prog, int64_t done, double utt, int epoch,
+                         int epochs, int64_t step, int64_t n_steps, const epoch_sums_t *sums) {
+  double total = sums->total;
+  HARDY_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &total, 1, MPI_DOUBLE, MPI_SUM, r->comm));
+  char job[128], detail[256];
+  hardy_job_describe(job, sizeof job);
+  snprintf(detail, sizeof detail, "epoch %d/%d step %lld/%lld loss %.4f | %s", epoch + 1, epochs,
+           (long long)step, (long long)n_steps, total / (double)HARDY_MAX(sums->steps, 1), job);
+  hardy_progress_update(prog, done, utt, detail);
+  return HARDY_OK;
+}
+
 int phase_train(run_t *r, trainee_t *t, int phase, int epochs) {
   const hardy_config_t *cfg = r->cfg;
   int batch = cfg->train.batch_dialogues;
@@ -185,6 +221,11 @@ int phase_train(run_t *r, trainee_t *t, int phase, int epochs) {
                                    cfg->train.bucket_mb * 1048576.0,
                                    cfg->train.allreduce == HARDY_ALLREDUCE_BLOCKING, r->comm));
   double utt_done = 0;
+  int64_t run_before = 0, run_total = 0; /* the run's steps before this phase, and in all */
+  for (int ph = PHASE_TEACHER_WARMUP; ph <= PHASE_STAGE2; ph++) {
+    if (ph < phase) run_before += phase_steps(r, ph);
+    run_total += phase_steps(r, ph);
+  }
   int st = HARDY_OK;
   for (int epoch = start_epoch; st == HARDY_OK && epoch < epochs && done < total; epoch++) {
     r->epoch = epoch;
@@ -213,15 +254,19 @@ int phase_train(run_t *r, trainee_t *t, int phase, int epochs) {
       int64_t lo = plan.batch_of[s] * batch, hi = HARDY_MIN(lo + batch, plan.n_dialogue);
       view_src_t view = {plan.view_of[s], cfg->retrieval.k, r->eff_budget, r->nbr_id, r->nbr};
       bool use_view = curriculum && cfg->curriculum.views == HARDY_VIEWS_RETRIEVAL;
+      g_progress_want = hardy_progress_due(&prog);
       st = train_step(r, t, plan.order, lo, hi, &rule, phase_stage(phase), use_view ? &view : NULL,
                       &sums);
       if (st != HARDY_OK) break;
       done++;
       r->step_in_epoch = s + 1;
-      char detail[128];
-      snprintf(detail, sizeof detail, "epoch %d/%d step %lld/%lld loss %.4f", epoch + 1, epochs,
-               (long long)s + 1, (long long)plan.n_steps, sums.total / (double)sums.steps);
-      hardy_progress_update(&prog, done, utt_done + sums.utt * r->nranks, detail);
+      hardy_job_update(r->run_index, run_before + done, run_total);
+      if (g_progress_agreed)
+        st = progress_line(r, &prog, done, utt_done + sums.utt * r->nranks, epoch, epochs, s + 1,
+                           plan.n_steps, &sums);
+      else
+        prog.done = done;
+      if (st != HARDY_OK) break;
       if (r->stop_agreed) {
         hardy_log_info("[%s] stop signal: writing a checkpoint at epoch %d step %lld", label,
                        epoch + 1, (long long)s + 1);

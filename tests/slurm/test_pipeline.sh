@@ -29,6 +29,16 @@ out=$(bash "$PIPE" --dry-run --conditions xy "$CFG" "$WORK/dry" 2>&1)
 [ $? = 2 ] && [[ "$out" == *"bad condition 'xy'"* ]] || failed "bad condition accepted: $out"
 out=$(bash "$PIPE" --dry-run --folds 3-x "$CFG" "$WORK/dry" 2>&1)
 [ $? = 2 ] && [[ "$out" == *"bad fold range '3-x'"* ]] || failed "bad fold accepted: $out"
+# --rates: one teacher per rate, named after it; a missing.* override is refused, not misnamed
+dry=$(bash "$PIPE" --dry-run --rates 0.1,0.3 --seeds 1,2 "$CFG" "$WORK/dry" 2>&1)
+expect "--rates: not 2 teachers and 4 students" test "$(grep -c '^teacher	' <<<"$dry") $(grep -c '^student	' <<<"$dry")" = "2 4"
+grep -q -- "--job-name=hardy-teacher-rate0.3 .*train.sbatch --command hardness $CFG $WORK/dry/teacher/rate0.3 missing.condition= missing.rate=0.3 run.seed=1$" <<<"$dry" ||
+  failed "--rates: teacher command for rate 0.3: $dry"
+out=$(bash "$PIPE" --dry-run "$CFG" "$WORK/dry" missing.rate=0.3 2>&1)
+[ $? = 2 ] && [[ "$out" == *"give missing conditions with --conditions and rates with --rates"* ]] ||
+  failed "missing.rate override accepted: $out"
+out=$(bash "$PIPE" --dry-run --rates 1.5 "$CFG" "$WORK/dry" 2>&1)
+[ $? = 2 ] && [[ "$out" == *"bad rate '1.5'"* ]] || failed "bad rate accepted: $out"
 
 # --- real chain: one teacher, one student. With the real program: `hardness` trains the
 # teacher, the student loads it; else the stand-in (teacher takes >= 2 s).

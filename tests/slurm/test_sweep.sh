@@ -44,6 +44,7 @@ check_dir() { # name rate seed
   expect "$1: no results.json" test -s "$d/results.json"
   expect "$1: overrides" file_has "$d/results.json" "\"sets\": \"missing.rate=$2 run.seed=$3 train.lr=0.002\""
   expect "$1: sweep-task.txt" file_has "$d/sweep-task.txt" "line missing.rate=$2 run.seed=$3"
+  expect "$1: the task's Slurm log is not linked into its directory" test -L "$(ls -d "$d"/slurm-*_*.out 2>/dev/null | head -1)"
 }
 check_dir rate0.1-seed1 0.1 1
 check_dir rate0.3-seed1 0.3 1

@@ -32,7 +32,7 @@ kill_at() {
   if [ -f "$dir/checkpoints/latest" ]; then
     run_mpi 2 train t.ini --out "$dir" --resume --quiet >>"$dir.log" 2>&1 || { fail "resume $dir"; tail -20 "$dir.log"; return; }
   else
-    run_mpi 2 train t.ini --out "$dir" --quiet >>"$dir.log" 2>&1 || { fail "restart $dir"; return; }
+    run_mpi 2 train t.ini --out "$dir" --overwrite --quiet >>"$dir.log" 2>&1 || { fail "restart $dir"; return; }
   fi
   check "$dir: final parameters bitwise equal to the uninterrupted run" same_params ref/checkpoints/at-final.h5 "$dir/checkpoints/at-final.h5"
   local a b

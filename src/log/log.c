@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "hardy/common.h"
 
@@ -13,18 +14,38 @@ static bool g_quiet = false;
 
 void hardy_log_set_quiet(bool quiet) { g_quiet = quiet; }
 
+/* Who prints: rank 0 of MPI_COMM_WORLD, unless a sweep made each group's rank 0 the leader. */
+static int g_leader = -1;
+static char g_tag[96];
+
+void hardy_log_set_leader(int leader, const char *tag) {
+  g_leader = leader;
+  snprintf(g_tag, sizeof g_tag, "%s", tag ? tag : "");
+}
+
+static bool is_leader(void) { return g_leader >= 0 ? g_leader == 1 : hardy_world_rank() == 0; }
+
+/* "hardy: 2026-12-04 15:20:31 " (UTC): info and progress lines carry the time. */
+static void put_prefix(void) {
+  char when[32];
+  time_t t = time(NULL);
+  struct tm tm;
+  strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", gmtime_r(&t, &tm));
+  fprintf(stderr, "hardy: %s %s%s", when, g_tag, g_tag[0] ? " " : "");
+}
+
 void hardy_log_info(const char *fmt, ...) {
-  if (g_quiet || hardy_world_rank() != 0) return;
+  if (g_quiet || !is_leader()) return;
   va_list ap;
   va_start(ap, fmt);
-  fputs("hardy: ", stderr);
+  put_prefix();
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
   va_end(ap);
 }
 
 void hardy_log_warn(const char *fmt, ...) {
-  if (hardy_world_rank() != 0) return;
+  if (!is_leader()) return;
   va_list ap;
   va_start(ap, fmt);
   fputs("hardy: warning: ", stderr);
@@ -75,11 +96,12 @@ static void print_line(hardy_progress_t *p, double rate_units, const char *detai
   else
     snprintf(eta, sizeof eta, "?");
   const char *rate_unit = rate_units >= 0 ? "utt" : p->unit;
+  put_prefix();
   if (final)
-    fprintf(stderr, "hardy: [%s] done %lld %s in %s | %.1f %s/s%s%s\n", p->phase,
+    fprintf(stderr, "[%s] done %lld %s in %s | %.1f %s/s%s%s\n", p->phase,
             (long long)p->done, p->unit, el, rate, rate_unit, detail ? " | " : "", detail ? detail : "");
   else
-    fprintf(stderr, "hardy: [%s] %lld/%lld %s (%.0f%%) | %.1f %s/s | ETA %s%s%s\n", p->phase,
+    fprintf(stderr, "[%s] %lld/%lld %s (%.0f%%) | %.1f %s/s | ETA %s%s%s\n", p->phase,
             (long long)p->done, (long long)p->total, p->unit,
             p->total > 0 ? 100.0 * (double)p->done / (double)p->total : 0.0, rate, rate_unit, eta,
             detail ? " | " : "", detail ? detail : "");
@@ -88,19 +110,23 @@ static void print_line(hardy_progress_t *p, double rate_units, const char *detai
 
 void hardy_progress_update(hardy_progress_t *p, int64_t done, double rate_units, const char *detail) {
   p->done = done;
-  if (g_quiet || hardy_world_rank() != 0) return;
+  if (g_quiet || !is_leader()) return;
   if (hardy_now() - p->t_last < p->min_interval) return;
   print_line(p, rate_units, detail, false);
 }
 
+bool hardy_progress_due(const hardy_progress_t *p) {
+  return !g_quiet && is_leader() && hardy_now() - p->t_last >= p->min_interval;
+}
+
 void hardy_progress_end(hardy_progress_t *p, double rate_units, const char *detail) {
-  if (g_quiet || hardy_world_rank() != 0) return;
+  if (g_quiet || !is_leader()) return;
   print_line(p, rate_units, detail, true);
 }
 
 int hardy_jsonl_open(hardy_jsonl_t *w, const char *path, bool append) {
   w->f = NULL;
-  if (hardy_world_rank() != 0) return HARDY_OK;
+  if (!is_leader()) return HARDY_OK;
   w->f = fopen(path, append ? "a" : "w");
   if (!w->f)
     return hardy_fail(HARDY_ERR_RUNTIME, "cannot open metrics file '%s': %s", path, strerror(errno));
