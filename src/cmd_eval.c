@@ -9,6 +9,7 @@
 #include "hardy/cli.h"
 #include "hardy/common.h"
 #include "hardy/log.h"
+#include "hardy/placement.h"
 #include "hardy/train.h"
 
 static const char *USAGE =
@@ -104,6 +105,7 @@ int hardy_cmd_eval(int argc, char **argv) {
   HARDY_CHECK(hardy_ckpt_open(path, &info, comm));
   hardy_config_t cfg;
   st = hardy_agree(eval_config(&a, &info, &cfg), comm);
+  if (st == HARDY_OK) st = hardy_placement_apply(cfg.run.threads, comm, NULL);
   hardy_dataset_t ds;
   memset(&ds, 0, sizeof ds);
   if (st == HARDY_OK) st = hardy_dataset_open(&ds, cfg.data.path, comm);

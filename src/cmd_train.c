@@ -10,9 +10,8 @@
 #include "hardy/common.h"
 #include "hardy/config.h"
 #include "hardy/log.h"
+#include "hardy/placement.h"
 #include "hardy/train.h"
-
-extern void openblas_set_num_threads(int n);
 
 static const char *USAGE =
     "usage: hardy-hpc train CONFIG.ini [--set section.key=value ...] --out DIR [--resume [FILE]]\n"
@@ -26,7 +25,8 @@ static const char *USAGE =
     "               time limit); --resume FILE.h5 or --resume=FILE from a given checkpoint.\n"
     "               Any rank count can resume; shape-changing settings must be unchanged\n"
     "  --quiet      no progress lines (warnings and errors still print)\n"
-    "Run with mpirun -n RANKS; set OMP_NUM_THREADS or run.threads for threads per rank.\n";
+    "Run with mpirun -n RANKS. Threads per rank: run.threads, else OMP_NUM_THREADS, else the\n"
+    "CPUs of the rank's affinity mask divided by the ranks on its node that share them.\n";
 
 /* Two passes: the first finds the config file and the plain flags, the second applies the
  * --set overrides on top of the file, so an override wins wherever it stands on the line. */
@@ -62,9 +62,8 @@ int hardy_cli_parse_config(int argc, char **argv, hardy_config_t *cfg, const cha
   return hardy_config_finalize(cfg);
 }
 
-void hardy_cli_apply_threads(const hardy_config_t *cfg) {
-  if (cfg->run.threads > 0) omp_set_num_threads(cfg->run.threads);
-  openblas_set_num_threads(omp_get_max_threads());
+int hardy_cli_apply_threads(const hardy_config_t *cfg) {
+  return hardy_placement_apply(cfg->run.threads, MPI_COMM_WORLD, NULL);
 }
 
 /* Does `arg` name a checkpoint (a .h5 file, a directory, or a latest/best pointer) rather than
@@ -109,7 +108,7 @@ int hardy_cmd_train(int argc, char **argv) {
     st = hardy_fail(HARDY_ERR_INPUT, "train: --out DIR is required (where results are written)");
   HARDY_CHECK(hardy_agree(st, MPI_COMM_WORLD));
   hardy_log_set_quiet(quiet);
-  hardy_cli_apply_threads(&cfg);
+  HARDY_CHECK(hardy_cli_apply_threads(&cfg));
   int nranks;
   MPI_Comm_size(MPI_COMM_WORLD, &nranks);
   hardy_log_info("hardy-hpc %s: train on %s with %d rank(s) x %d thread(s)", HARDY_VERSION,

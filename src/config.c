@@ -44,7 +44,7 @@ static const key_t_ SCHEMA[] = {
      "comma list of random missing rates in [0,1) (GCNet protocol); set this or condition"},
     {"run", "seed", T_INT, OFF(run.seed), "1", 0, 2147483647.0, NULL, false, "master seed"},
     {"run", "threads", T_INT, OFF(run.threads), "0", 0, 1024, NULL, false,
-     "OpenMP threads per rank (0: OMP_NUM_THREADS or the OpenMP default)"},
+     "OpenMP threads per rank (0: OMP_NUM_THREADS, else the CPUs of the rank's affinity mask / ranks sharing them)"},
     {"run", "name", T_STR, OFF(run.name), "run", 0, 0, NULL, false, "free-text run name"},
     {"run", "progress_seconds", T_FLOAT, OFF(run.progress_seconds), "10", 0, 3600, NULL, false,
      "minimum seconds between rank-0 progress lines"},

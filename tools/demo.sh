@@ -1,13 +1,13 @@
 #!/bin/sh
 # The demo job of `make demo`: make a small synthetic IEMOCAP-like dataset, inspect it, and
-# train HARDY-MER on it with configs/demo.ini over RANKS MPI ranks.
+# train HARDY-MER on it with configs/demo.ini over RANKS MPI ranks (threads per rank: the
+# CPUs each rank may use over the ranks sharing them, chosen by the program).
 set -eu
 BUILD=${1:-build}
 RANKS=${2:-2}
 BIN="$BUILD/hardy-hpc"
 OUT=demo-out
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 MPIRUN="mpirun --oversubscribe --bind-to none -n $RANKS"
 mkdir -p "$OUT"
 if [ ! -f "$OUT/demo.h5" ]; then

@@ -33,8 +33,10 @@ const char *hardy_cli_value(int argc, char **argv, int i);
  * finalize). Local; callers agree on the status. */
 int hardy_cli_parse_config(int argc, char **argv, hardy_config_t *cfg, const char **out_dir,
                            bool *quiet);
-/* Threads per rank from run.threads (0: OMP_NUM_THREADS), and the same for OpenBLAS. */
-void hardy_cli_apply_threads(const hardy_config_t *cfg);
+/* Threads per rank from run.threads, else OMP_NUM_THREADS, else the CPUs of the rank's
+ * affinity mask over the ranks sharing them (placement.h); the same for OpenBLAS; rank 0 logs
+ * the placement. Collective over MPI_COMM_WORLD. */
+int hardy_cli_apply_threads(const hardy_config_t *cfg);
 
 /* Report the BLAS library, its core and threads on rank 0; warn on a generic core.
  * Local; call once at start-up of compute commands. */
