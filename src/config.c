@@ -75,6 +75,10 @@ static const key_t_ SCHEMA[] = {
      false, "gradient averaging: bucketed non-blocking (overlaps backward) or one blocking call"},
     {"train", "bucket_mb", T_FLOAT, OFF(train.bucket_mb), "4", 0.0625, 4096, NULL, false,
      "gradient bucket size for the non-blocking allreduce"},
+    {"train", "optimizer_shard", T_BOOL, OFF(train.optimizer_shard), "false", 0, 0, NULL, false,
+     "shard Adam's moments over the ranks (ZeRO stage 1: gradient reduce-scatter, Adam on 1/R "
+     "of the parameters, parameter allgather); same results within rounding, 1/R the optimiser "
+     "memory and work"},
     {"train", "max_steps", T_INT, OFF(train.max_steps), "0", 0, 1e9, NULL, false,
      "stop every phase after this many steps (0: no limit; for smoke tests)"},
     {"teacher", "warmup_epochs", T_INT, OFF(teacher.warmup_epochs), "100", 0, 100000, NULL, false,

@@ -61,6 +61,7 @@ typedef struct {
     int allreduce;   /* hardy_allreduce_t */
     double bucket_mb;
     int max_steps;   /* 0: no limit; > 0 stops each phase early (tests, smoke runs) */
+    bool optimizer_shard; /* Adam state sharded over ranks (reduce-scatter, allgather) */
   } train;
   struct {
     int warmup_epochs, epochs;
