@@ -15,11 +15,14 @@ int hardy_zero_init(hardy_zero_t *z, size_t n, MPI_Comm comm) {
   MPI_Comm_rank(comm, &z->rank);
   MPI_Comm_size(comm, &z->nranks);
   if (n > (size_t)INT32_MAX)
-    return hardy_fail(HARDY_ERR_INPUT, "sharded optimiser: %zu parameters exceed MPI's int "
-                      "counts; set train.optimizer_shard = false", n);
+    return hardy_fail(HARDY_ERR_INPUT,
+                      "sharded optimiser: %zu parameters exceed MPI's int "
+                      "counts; set train.optimizer_shard = false",
+                      n);
   z->counts = hardy_malloc(sizeof(int) * (size_t)z->nranks, "optimiser slices");
   z->displs = hardy_malloc(sizeof(int) * (size_t)z->nranks, "optimiser slices");
-  if (!z->counts || !z->displs) return HARDY_ERR_RUNTIME;
+  if (!z->counts || !z->displs)
+    return HARDY_ERR_RUNTIME;
   for (int r = 0; r < z->nranks; r++) {
     size_t lo = n * (size_t)r / (size_t)z->nranks, hi = n * (size_t)(r + 1) / (size_t)z->nranks;
     z->displs[r] = (int)lo;
@@ -45,7 +48,8 @@ int hardy_zero_reduce_scatter(const hardy_zero_t *z, const float *grads, float *
 }
 
 int hardy_zero_allgather(const hardy_zero_t *z, float *buf) {
-  if (z->nranks == 1) return HARDY_OK;
+  if (z->nranks == 1)
+    return HARDY_OK;
   HARDY_MPI_CHECK(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, z->counts, z->displs,
                                  MPI_FLOAT, z->comm));
   return HARDY_OK;

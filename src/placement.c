@@ -19,15 +19,18 @@ extern void openblas_set_num_threads(int n);
 #endif
 
 int hardy_placement_threads(int cpus, int ranks_sharing, int explicit_threads) {
-  if (explicit_threads > 0) return explicit_threads;
-  if (ranks_sharing < 1) ranks_sharing = 1;
+  if (explicit_threads > 0)
+    return explicit_threads;
+  if (ranks_sharing < 1)
+    ranks_sharing = 1;
   int t = cpus / ranks_sharing;
   return t >= 1 ? t : 1;
 }
 
 static int masks_overlap(const unsigned char *a, const unsigned char *b, size_t bytes) {
   for (size_t i = 0; i < bytes; i++)
-    if (a[i] & b[i]) return 1;
+    if (a[i] & b[i])
+      return 1;
   return 0;
 }
 
@@ -35,17 +38,20 @@ int hardy_placement_sharing(const unsigned char *masks, int n_ranks, size_t mask
   const unsigned char *mine = masks + (size_t)me * mask_bytes;
   int n = 1; /* itself, even with an empty mask */
   for (int r = 0; r < n_ranks; r++)
-    if (r != me && masks_overlap(mine, masks + (size_t)r * mask_bytes, mask_bytes)) n++;
+    if (r != me && masks_overlap(mine, masks + (size_t)r * mask_bytes, mask_bytes))
+      n++;
   return n;
 }
 
 /* This process's CPUs; without an affinity mask (or on failure), all online CPUs. */
 static void own_mask(cpu_set_t *set) {
   CPU_ZERO(set);
-  if (sched_getaffinity(0, sizeof *set, set) == 0 && CPU_COUNT(set) > 0) return;
+  if (sched_getaffinity(0, sizeof *set, set) == 0 && CPU_COUNT(set) > 0)
+    return;
   long n = sysconf(_SC_NPROCESSORS_ONLN);
   CPU_ZERO(set);
-  for (long c = 0; c < n && c < CPU_SETSIZE; c++) CPU_SET((int)c, set);
+  for (long c = 0; c < n && c < CPU_SETSIZE; c++)
+    CPU_SET((int)c, set);
 }
 
 /* Explicit thread count and its source: run.threads, then OMP_NUM_THREADS (as the OpenMP
@@ -79,13 +85,14 @@ static int warn_oversubscribed(const node_record_t *mine, int n_over, MPI_Comm c
   if (rank == 0 && !(all = hardy_malloc(sizeof *all * (size_t)size, "placement records")))
     st = HARDY_ERR_RUNTIME;
   HARDY_CHECK(hardy_agree(st, comm));
-  HARDY_MPI_CHECK(MPI_Gather(mine, (int)sizeof *mine, MPI_BYTE, all, (int)sizeof *mine, MPI_BYTE,
-                             0, comm));
+  HARDY_MPI_CHECK(
+      MPI_Gather(mine, (int)sizeof *mine, MPI_BYTE, all, (int)sizeof *mine, MPI_BYTE, 0, comm));
   if (rank == 0) {
     int named = 0;
     for (int r = 0; r < size && named < 8; r++) {
       const node_record_t *n = &all[r];
-      if (n->node_rank != 0 || n->node_threads <= n->node_cpus) continue;
+      if (n->node_rank != 0 || n->node_threads <= n->node_cpus)
+        continue;
       hardy_log_warn("node %s: %d rank(s) run %d threads in all on %d CPU(s): oversubscribed, "
                      "each thread gets about %.2f of a CPU. Start fewer ranks per node, bind "
                      "them (mpirun --bind-to core|socket, srun --cpus-per-task), or lower "
@@ -94,15 +101,17 @@ static int warn_oversubscribed(const node_record_t *mine, int n_over, MPI_Comm c
                      (double)n->node_cpus / n->node_threads);
       named++;
     }
-    if (n_over > named) hardy_log_warn("... and %d more oversubscribed node(s)", n_over - named);
+    if (n_over > named)
+      hardy_log_warn("... and %d more oversubscribed node(s)", n_over - named);
   }
   free(all);
   return HARDY_OK;
 }
 
 static const char *source_name(hardy_threads_source_t s) {
-  return s == HARDY_THREADS_CONFIG ? "run.threads" : s == HARDY_THREADS_ENV ? "OMP_NUM_THREADS"
-                                                                            : "automatic";
+  return s == HARDY_THREADS_CONFIG ? "run.threads"
+         : s == HARDY_THREADS_ENV  ? "OMP_NUM_THREADS"
+                                   : "automatic";
 }
 
 int hardy_placement_apply(int run_threads, MPI_Comm comm, hardy_placement_t *out) {
@@ -121,9 +130,8 @@ int hardy_placement_apply(int run_threads, MPI_Comm comm, hardy_placement_t *out
   MPI_Comm_size(node, &node_size);
   unsigned char *masks = hardy_malloc(sizeof mask * (size_t)node_size, "node affinity masks");
   int st = hardy_agree(masks ? HARDY_OK : HARDY_ERR_RUNTIME, comm);
-  if (st == HARDY_OK &&
-      MPI_Allgather(&mask, (int)sizeof mask, MPI_BYTE, masks, (int)sizeof mask, MPI_BYTE, node) !=
-          MPI_SUCCESS)
+  if (st == HARDY_OK && MPI_Allgather(&mask, (int)sizeof mask, MPI_BYTE, masks, (int)sizeof mask,
+                                      MPI_BYTE, node) != MPI_SUCCESS)
     st = hardy_fail(HARDY_ERR_RUNTIME, "placement: allgather of affinity masks failed");
   int node_cpus = 0;
   if (st == HARDY_OK) {
@@ -143,8 +151,10 @@ int hardy_placement_apply(int run_threads, MPI_Comm comm, hardy_placement_t *out
     return st;
   }
 
-  p.threads = hardy_placement_threads(p.cpus, p.ranks_sharing, explicit_threads(run_threads, &p.source));
-  if (p.source != HARDY_THREADS_ENV) omp_set_num_threads(p.threads);
+  p.threads =
+      hardy_placement_threads(p.cpus, p.ranks_sharing, explicit_threads(run_threads, &p.source));
+  if (p.source != HARDY_THREADS_ENV)
+    omp_set_num_threads(p.threads);
 #ifdef HARDY_BLAS_OPENBLAS
   openblas_set_num_threads(p.threads);
 #endif
@@ -184,7 +194,9 @@ int hardy_placement_apply(int run_threads, MPI_Comm comm, hardy_placement_t *out
                  p.n_nodes, rpn, cpn, tpr, source_name(p.source),
                  p.source == HARDY_THREADS_AUTO ? ": mask CPUs / ranks sharing them" : "", p.cpus,
                  p.ranks_sharing);
-  if (p.n_oversubscribed_nodes > 0) HARDY_CHECK(warn_oversubscribed(&rec, p.n_oversubscribed_nodes, comm));
-  if (out) *out = p;
+  if (p.n_oversubscribed_nodes > 0)
+    HARDY_CHECK(warn_oversubscribed(&rec, p.n_oversubscribed_nodes, comm));
+  if (out)
+    *out = p;
   return HARDY_OK;
 }

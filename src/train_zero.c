@@ -17,7 +17,8 @@ int trainee_opt_alloc(trainee_t *t, bool sharded, MPI_Comm comm) {
     HARDY_CHECK(hardy_zero_init(&t->zero, n, comm));
     len = t->zero.count;
     t->zero_grad = hardy_calloc(HARDY_MAX(len, 1), sizeof(float), "gradient slice");
-    if (!t->zero_grad) return HARDY_ERR_RUNTIME;
+    if (!t->zero_grad)
+      return HARDY_ERR_RUNTIME;
   }
   t->adam_m = hardy_calloc(HARDY_MAX(len, 1), sizeof(float), "Adam first moments");
   t->adam_v = hardy_calloc(HARDY_MAX(len, 1), sizeof(float), "Adam second moments");
@@ -28,14 +29,16 @@ int trainee_opt_alloc(trainee_t *t, bool sharded, MPI_Comm comm) {
 void trainee_opt_free(trainee_t *t) {
   free(t->adam_m), free(t->adam_v), free(t->zero_grad);
   t->adam_m = t->adam_v = t->zero_grad = NULL;
-  if (t->sharded) hardy_zero_free(&t->zero);
+  if (t->sharded)
+    hardy_zero_free(&t->zero);
 }
 
 /* New whole-size m and v buffers. */
 static int whole_bufs(const trainee_t *t, float **m, float **v) {
   *m = hardy_malloc(t->zero.n * sizeof(float), "whole Adam moments (checkpoint)");
   *v = *m ? hardy_malloc(t->zero.n * sizeof(float), "whole Adam moments (checkpoint)") : NULL;
-  if (*v) return HARDY_OK;
+  if (*v)
+    return HARDY_OK;
   free(*m);
   *m = NULL;
   return HARDY_ERR_RUNTIME;
@@ -43,16 +46,20 @@ static int whole_bufs(const trainee_t *t, float **m, float **v) {
 
 int trainee_opt_whole(trainee_t *t, float **m, float **v) {
   *m = t->adam_m, *v = t->adam_v;
-  if (!t->sharded) return HARDY_OK;
+  if (!t->sharded)
+    return HARDY_OK;
   HARDY_CHECK(hardy_agree(whole_bufs(t, m, v), t->zero.comm));
   int st = hardy_zero_gather_full(&t->zero, t->adam_m, *m);
-  if (st == HARDY_OK) st = hardy_zero_gather_full(&t->zero, t->adam_v, *v);
-  if (st != HARDY_OK) trainee_opt_release(t, *m, *v);
+  if (st == HARDY_OK)
+    st = hardy_zero_gather_full(&t->zero, t->adam_v, *v);
+  if (st != HARDY_OK)
+    trainee_opt_release(t, *m, *v);
   return st;
 }
 
 void trainee_opt_release(const trainee_t *t, float *m, float *v) {
-  if (t->sharded) free(m), free(v);
+  if (t->sharded)
+    free(m), free(v);
 }
 
 int trainee_opt_read_bufs(trainee_t *t, float **m, float **v) {
@@ -61,7 +68,8 @@ int trainee_opt_read_bufs(trainee_t *t, float **m, float **v) {
 }
 
 void trainee_opt_adopt(trainee_t *t, float *m, float *v) {
-  if (!t->sharded) return;
+  if (!t->sharded)
+    return;
   memcpy(t->adam_m, m + t->zero.first, t->zero.count * sizeof(float));
   memcpy(t->adam_v, v + t->zero.first, t->zero.count * sizeof(float));
   free(m), free(v);

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
 #include "hardy/placement.h"
+#include "harness.h"
 
 #define MAX_RANKS 128
 #define MASK_BYTES 16 /* 128 CPUs */
@@ -20,40 +20,48 @@ static unsigned char masks[MAX_RANKS * MASK_BYTES];
 static void set_range(int r, int first, int count) {
   unsigned char *m = masks + (size_t)r * MASK_BYTES;
   memset(m, 0, MASK_BYTES);
-  for (int c = first; c < first + count; c++) m[c / 8] |= (unsigned char)(1u << (c % 8));
+  for (int c = first; c < first + count; c++)
+    m[c / 8] |= (unsigned char)(1u << (c % 8));
 }
 
 /* threads of rank `me` among n ranks with the masks set above */
 static int threads_of(int n, int me, int explicit_threads, int *sharing) {
   *sharing = hardy_placement_sharing(masks, n, MASK_BYTES, me);
   int cpus = 0;
-  for (int b = 0; b < MASK_BYTES; b++) cpus += __builtin_popcount(masks[me * MASK_BYTES + b]);
+  for (int b = 0; b < MASK_BYTES; b++)
+    cpus += __builtin_popcount(masks[me * MASK_BYTES + b]);
   return hardy_placement_threads(cpus, *sharing, explicit_threads);
 }
 
 static void test_rule(void) {
   int sh;
   /* 64 unbound ranks on a 64-core node: 1 thread each (not 64 x 64) */
-  for (int r = 0; r < 64; r++) set_range(r, 0, 64);
+  for (int r = 0; r < 64; r++)
+    set_range(r, 0, 64);
   TEST_EQ_INT(threads_of(64, 17, 0, &sh), 1);
   TEST_EQ_INT(sh, 64);
   /* 4 unbound ranks on 64 cores: 16 each; 5 ranks on 48 cores: 9 (floor) */
   TEST_EQ_INT(threads_of(4, 3, 0, &sh), 16);
-  for (int r = 0; r < 5; r++) set_range(r, 0, 48);
+  for (int r = 0; r < 5; r++)
+    set_range(r, 0, 48);
   TEST_EQ_INT(threads_of(5, 0, 0, &sh), 9);
   /* two 32-core sockets, 2 ranks bound to each: 16 each, sharing only within a socket */
-  for (int r = 0; r < 4; r++) set_range(r, r < 2 ? 0 : 32, 32);
+  for (int r = 0; r < 4; r++)
+    set_range(r, r < 2 ? 0 : 32, 32);
   TEST_EQ_INT(threads_of(4, 2, 0, &sh), 16);
   TEST_EQ_INT(sh, 2);
   /* bound to one core each: 1 thread, nobody shares */
-  for (int r = 0; r < 64; r++) set_range(r, r, 1);
+  for (int r = 0; r < 64; r++)
+    set_range(r, r, 1);
   TEST_EQ_INT(threads_of(64, 40, 0, &sh), 1);
   TEST_EQ_INT(sh, 1);
   /* bound to 8-core blocks, 8 ranks: 8 threads each */
-  for (int r = 0; r < 8; r++) set_range(r, 8 * r, 8);
+  for (int r = 0; r < 8; r++)
+    set_range(r, 8 * r, 8);
   TEST_EQ_INT(threads_of(8, 5, 0, &sh), 8);
   /* this workstation: 2 CPUs, 1 / 2 / 3 unbound ranks -> 2 / 1 / 1 */
-  for (int r = 0; r < 3; r++) set_range(r, 0, 2);
+  for (int r = 0; r < 3; r++)
+    set_range(r, 0, 2);
   TEST_EQ_INT(threads_of(1, 0, 0, &sh), 2);
   TEST_EQ_INT(threads_of(2, 1, 0, &sh), 1);
   TEST_EQ_INT(threads_of(3, 2, 0, &sh), 1);
@@ -93,7 +101,8 @@ static void test_apply(int nranks, int rank) {
   CPU_ZERO(&one);
   int n_cpu_slots = 0, mine = -1;
   for (int c = 0; c < CPU_SETSIZE; c++)
-    if (CPU_ISSET(c, &saved) && n_cpu_slots++ == rank % ncpu) mine = c;
+    if (CPU_ISSET(c, &saved) && n_cpu_slots++ == rank % ncpu)
+      mine = c;
   CPU_SET(mine, &one);
   TEST_ASSERT(sched_setaffinity(0, sizeof one, &one) == 0, "sched_setaffinity cpu %d", mine);
   TEST_EQ_INT(hardy_placement_apply(0, MPI_COMM_WORLD, &p), 0);

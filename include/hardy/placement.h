@@ -12,15 +12,15 @@
 
 /* Where a rank's thread count came from. */
 typedef enum {
-  HARDY_THREADS_AUTO = 0,  /* CPUs of the affinity mask / ranks sharing them */
+  HARDY_THREADS_AUTO = 0,   /* CPUs of the affinity mask / ranks sharing them */
   HARDY_THREADS_CONFIG = 1, /* run.threads */
   HARDY_THREADS_ENV = 2,    /* OMP_NUM_THREADS */
 } hardy_threads_source_t;
 
 typedef struct {
-  int threads;          /* threads this rank runs (OpenMP and OpenBLAS) */
-  int cpus;             /* logical CPUs in this rank's affinity mask */
-  int ranks_sharing;    /* ranks on this node whose masks overlap this rank's, itself included */
+  int threads;       /* threads this rank runs (OpenMP and OpenBLAS) */
+  int cpus;          /* logical CPUs in this rank's affinity mask */
+  int ranks_sharing; /* ranks on this node whose masks overlap this rank's, itself included */
   hardy_threads_source_t source;
   /* the same on every rank of comm: */
   int n_nodes;
