@@ -6,13 +6,15 @@
 #   ckpt    checkpoint write bandwidth vs dd conv=fdatasync (bench/ckpt.sh)
 #   fmnist  real data: kNN table and training throughput on Fashion-MNIST, 2 ranks vs 1
 #           (bench/fmnist.sh; fetches dataset-fashion-mnist once)
+#   scaling weak and strong scaling of stage 2 with refreshes at 1 and 2 ranks, replicated and
+#           sharded optimiser (jobs/scaling.sh; docs/SCALING.md)
 # Results go to BUILD/bench/*.json; the summaries print here. The environment's
 # OPENBLAS_CORETYPE is recorded; set BENCH_UNSET_CORETYPE=1 to measure without it.
 #   bench/run.sh [BUILD_DIR] [sgemm step knn ckpt fmnist]
 set -euo pipefail
 BUILD=${1:-build}
 shift || true
-WHICH=${*:-sgemm step knn ckpt fmnist}
+WHICH=${*:-sgemm step knn ckpt fmnist scaling}
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=$BUILD/bench
 mkdir -p "$OUT"
@@ -29,6 +31,7 @@ for b in $WHICH; do
     knn) bash "$HERE/knn.sh" "$BUILD" "$OUT" ;;
     ckpt) bash "$HERE/ckpt.sh" "$OUT/ckpt-scratch" ;;
     fmnist) bash "$HERE/fmnist.sh" "$BUILD" "$OUT" ;;
-    *) echo "bench/run.sh: unknown benchmark '$b' (sgemm, step, knn, ckpt, fmnist)"; exit 2 ;;
+    scaling) bash "$HERE/../jobs/scaling.sh" --bin "$HARDY_BIN" --ranks "1 2" --shard both --out "$OUT/scaling" ;;
+    *) echo "bench/run.sh: unknown benchmark '$b' (sgemm, step, knn, ckpt, fmnist, scaling)"; exit 2 ;;
   esac
 done

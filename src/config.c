@@ -51,7 +51,7 @@ static const key_t_ SCHEMA[] = {
      "this or condition"},
     {"run", "seed", T_INT, OFF(run.seed), "1", 0, 2147483647.0, NULL, false, "master seed"},
     {"run", "threads", T_INT, OFF(run.threads), "0", 0, 1024, NULL, false,
-     "OpenMP threads per rank (0: OMP_NUM_THREADS or the OpenMP default)"},
+     "OpenMP threads per rank (0: OMP_NUM_THREADS, else the CPUs of the rank's affinity mask / ranks sharing them)"},
     {"run", "name", T_STR, OFF(run.name), "run", 0, 0, NULL, false, "free-text run name"},
     {"run", "save_predictions", T_BOOL, OFF(run.save_predictions), "false", 0, 0, NULL, false,
      "write DIR/predictions-<run>.csv: one row per test utterance (docs/TRAINING.md)"},
@@ -88,6 +88,10 @@ static const key_t_ SCHEMA[] = {
      "validation metric that selects the stage-2 epoch: auto (wa for classification, mae for "
      "regression) or any reported metric (docs/TRAINING.md); mae is minimised, the rest "
      "maximised"},
+    {"train", "optimizer_shard", T_BOOL, OFF(train.optimizer_shard), "false", 0, 0, NULL, false,
+     "shard Adam's moments over the ranks (ZeRO stage 1: gradient reduce-scatter, Adam on 1/R "
+     "of the parameters, parameter allgather); same results within rounding, 1/R the optimiser "
+     "memory and work"},
     {"train", "max_steps", T_INT, OFF(train.max_steps), "0", 0, 1e9, NULL, false,
      "stop every phase after this many steps (0: no limit; for smoke tests)"},
     {"teacher", "warmup_epochs", T_INT, OFF(teacher.warmup_epochs), "100", 0, 100000, NULL, false,

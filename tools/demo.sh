@@ -6,6 +6,8 @@
 # HARDY_BIN and MPIEXEC override the program and the MPI launcher; HARDY_DEMO_SET adds
 # overrides to the configuration ("train.stage2_epochs=2 teacher.epochs=1"),
 # HARDY_DEMO_UTTERANCES sets the dataset's size (3000).
+# Threads per rank: the CPUs each rank may use over the ranks sharing them, chosen by the
+# program (OMP_NUM_THREADS or run.threads override it).
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 if [ -x "$HERE/hardy-hpc" ] && [ -f "$HERE/../share/hardy-hpc/configs/demo.ini" ]; then
@@ -20,7 +22,6 @@ else
 fi
 OUT=demo-out
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 MPIEXEC=${MPIEXEC:-mpirun}
 # Open MPI refuses more ranks than cores unless told; MPICH's launcher has no such flag.
 case "$("$MPIEXEC" --version 2>&1)" in

@@ -32,8 +32,10 @@ const char *hardy_cli_value(int argc, char **argv, int i);
  * finalize). Local; callers agree on the status. */
 int hardy_cli_parse_config(int argc, char **argv, hardy_config_t *cfg, const char **out_dir,
                            bool *quiet);
-/* Threads per rank from run.threads (0: OMP_NUM_THREADS), and the same for the BLAS. */
-void hardy_cli_apply_threads(const hardy_config_t *cfg);
+/* Threads per rank from run.threads, else OMP_NUM_THREADS, else the CPUs of the rank's
+ * affinity mask over the ranks sharing them (placement.h); the same for OpenBLAS; rank 0 logs
+ * the placement. Collective over MPI_COMM_WORLD. */
+int hardy_cli_apply_threads(const hardy_config_t *cfg);
 
 /* `hardy-hpc --version`: version, git commit, MPI library, BLAS, HDF5, ScaLAPACK on stdout.
  * Local (rank 0 calls it). */

@@ -75,6 +75,7 @@ typedef struct {
     double bucket_mb;
     int max_steps;   /* 0: no limit; > 0 stops each phase early (tests, smoke runs) */
     char select_metric[HARDY_CFG_STR]; /* "auto" or a metric name (hardy_metrics_names) */
+    bool optimizer_shard; /* Adam state sharded over ranks (reduce-scatter, allgather) */
   } train;
   struct {
     int warmup_epochs, epochs;

@@ -140,4 +140,29 @@ void hardy_dist_rank_ref(const double *key, const int64_t *id, int64_t n, int64_
 /* rank / (n_total - 1), or 0 when n_total <= 1: the rank as a fraction in [0, 1]. Local. */
 double hardy_dist_rank_fraction(int64_t rank, int64_t n_total);
 
+/* ======================================================================================
+ * Sharded optimiser state, ZeRO stage 1 (src/dist_zero.c)
+ * ====================================================================================== */
+
+/* Rank r owns the slice [first, first + count) of a flat n-float buffer (balanced, contiguous,
+ * in rank order; count may be 0 when n < ranks). */
+typedef struct {
+  MPI_Comm comm;
+  int rank, nranks;
+  size_t n, first, count;
+  int *counts, *displs; /* [nranks] every rank's slice */
+} hardy_zero_t;
+
+/* Local setup (no communication); n <= INT_MAX. */
+int hardy_zero_init(hardy_zero_t *z, size_t n, MPI_Comm comm);
+void hardy_zero_free(hardy_zero_t *z);
+/* grad_slice[count] = this rank's slice of the sum over ranks of grads[n]: ONE
+ * MPI_Reduce_scatter (half an allreduce's traffic). Collective over comm. */
+int hardy_zero_reduce_scatter(const hardy_zero_t *z, const float *grads, float *grad_slice);
+/* buf[n]: every rank's slice [first, first + count) goes to all ranks, in place: ONE
+ * MPI_Allgatherv (the other half). Collective over comm. */
+int hardy_zero_allgather(const hardy_zero_t *z, float *buf);
+/* full[n] on every rank from each rank's slice[count] (checkpoints). Collective over comm. */
+int hardy_zero_gather_full(const hardy_zero_t *z, const float *slice, float *full);
+
 #endif

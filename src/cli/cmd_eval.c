@@ -10,6 +10,7 @@
 #include "hardy/cli.h"
 #include "hardy/common.h"
 #include "hardy/log.h"
+#include "hardy/placement.h"
 #include "hardy/train.h"
 
 static const char *USAGE =
@@ -163,6 +164,7 @@ int hardy_cmd_eval(int argc, char **argv) {
   st = eval_config(&a, &info, &cfg);
   if (st == HARDY_OK) st = mask_seed(&a, &cfg, &seed);
   st = hardy_agree(st, comm);
+  if (st == HARDY_OK) st = hardy_placement_apply(cfg.run.threads, comm, NULL);
   hardy_dataset_t ds;
   memset(&ds, 0, sizeof ds);
   if (st == HARDY_OK) st = hardy_dataset_open(&ds, cfg.data.path, comm);

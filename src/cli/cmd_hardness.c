@@ -36,7 +36,7 @@ int hardy_cmd_hardness(int argc, char **argv) {
   if (st == HARDY_OK) st = hardy_config_set(&cfg, "curriculum.enabled=true", "hardness");
   HARDY_CHECK(hardy_agree(st, MPI_COMM_WORLD));
   hardy_log_set_quiet(quiet);
-  hardy_cli_apply_threads(&cfg);
+  HARDY_CHECK(hardy_cli_apply_threads(&cfg));
   hardy_blas_report();
   hardy_train_opts_t opts = {out_dir, NULL, quiet, true};
   return hardy_train_run(&cfg, &opts, MPI_COMM_WORLD);

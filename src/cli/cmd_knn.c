@@ -27,6 +27,7 @@
 #include "hardy/knn.h"
 #include "hardy/log.h"
 #include "hardy/mask.h"
+#include "hardy/placement.h"
 
 static const char *USAGE =
     "usage: mpirun -n RANKS hardy-hpc knn --data FILE --k K (--condition C | --missing-rate P)\n"
@@ -416,6 +417,7 @@ int hardy_cmd_knn(int argc, char **argv) {
   knn_args_t a;
   int status = hardy_agree(parse_args(argc, argv, &a), MPI_COMM_WORLD);
   if (status < 0) return status;
+  HARDY_CHECK(hardy_placement_apply(0, MPI_COMM_WORLD, NULL));
   hardy_blas_report();
   knn_state_t s;
   memset(&s, 0, sizeof s);

@@ -11,6 +11,7 @@
 #include "hardy/common.h"
 #include "hardy/config.h"
 #include "hardy/log.h"
+#include "hardy/placement.h"
 #include "hardy/run.h"
 #include "hardy/train.h"
 
@@ -31,7 +32,8 @@ static const char *USAGE =
     "  --overwrite  replace the run already in DIR (its files are removed; without --resume\n"
     "               or --overwrite a DIR holding a run is refused)\n"
     "  --quiet      no progress lines (warnings and errors still print)\n"
-    "Run with mpirun -n RANKS; set OMP_NUM_THREADS or run.threads for threads per rank.\n";
+    "Run with mpirun -n RANKS. Threads per rank: run.threads, else OMP_NUM_THREADS, else the\n"
+    "CPUs of the rank's affinity mask divided by the ranks on its node that share them.\n";
 
 /* Two passes: the first finds the config file and the plain flags, the second applies the
  * --set overrides on top of the file, so an override wins wherever it stands on the line. */
@@ -67,9 +69,8 @@ int hardy_cli_parse_config(int argc, char **argv, hardy_config_t *cfg, const cha
   return hardy_config_finalize(cfg);
 }
 
-void hardy_cli_apply_threads(const hardy_config_t *cfg) {
-  if (cfg->run.threads > 0) omp_set_num_threads(cfg->run.threads);
-  hardy_blas_set_threads(omp_get_max_threads());
+int hardy_cli_apply_threads(const hardy_config_t *cfg) {
+  return hardy_placement_apply(cfg->run.threads, MPI_COMM_WORLD, NULL);
 }
 
 /* Does `arg` name a checkpoint (a .h5 file, a directory, or a latest/best pointer) rather than
@@ -128,7 +129,7 @@ int hardy_cmd_train(int argc, char **argv) {
   st = hardy_world_rank() == 0 ? hardy_run_prepare_out(out_dir, resume != NULL, overwrite) : HARDY_OK;
   HARDY_CHECK(hardy_agree(st, MPI_COMM_WORLD));
   hardy_log_set_quiet(quiet);
-  hardy_cli_apply_threads(&cfg);
+  HARDY_CHECK(hardy_cli_apply_threads(&cfg));
   int nranks;
   MPI_Comm_size(MPI_COMM_WORLD, &nranks);
   hardy_log_info("hardy-hpc %s: train on %s with %d rank(s) x %d thread(s)", HARDY_VERSION,

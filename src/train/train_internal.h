@@ -91,9 +91,29 @@ const char *phase_name(int phase);
 /* A model under training with its optimiser state. */
 typedef struct {
   hardy_model_t *model;
-  float *adam_m, *adam_v; /* [n_params] */
+  float *adam_m, *adam_v; /* [n_params], or [zero.count] this rank's slice when sharded */
   int64_t adam_step;
+  bool sharded;           /* train.optimizer_shard: ZeRO stage 1 (train_zero.c) */
+  hardy_zero_t zero;      /* the slices when sharded */
+  float *zero_grad;       /* [zero.count] summed gradient of this rank's slice */
 } trainee_t;
+
+/* Optimiser state of a trainee (train_zero.c). Allocate m and v, whole or this rank's slice
+ * (local). */
+int trainee_opt_alloc(trainee_t *t, bool sharded, MPI_Comm comm);
+void trainee_opt_free(trainee_t *t);
+/* Whole m and v for a checkpoint: the trainee's own arrays, or (sharded) new arrays gathered
+ * from the slices, which the caller frees with trainee_opt_release. Collective over comm. */
+int trainee_opt_whole(trainee_t *t, float **m, float **v);
+void trainee_opt_release(const trainee_t *t, float *m, float *v);
+/* Buffers to read whole m and v into (the trainee's own, or new ones), then keep this rank's
+ * slice of what was read (trainee_opt_adopt frees them). Local. */
+int trainee_opt_read_bufs(trainee_t *t, float **m, float **v);
+void trainee_opt_adopt(trainee_t *t, float *m, float *v);
+/* The sharded update after backward: reduce-scatter the gradients, Adam on this rank's slice,
+ * allgather the parameters. Adds its communication time to *t_comm. Collective over comm. */
+int trainee_opt_step_sharded(trainee_t *t, float lr, float beta1, float beta2, float eps,
+                             float weight_decay, double *t_comm);
 
 typedef struct {
   const hardy_config_t *cfg;
@@ -113,7 +133,9 @@ typedef struct {
   const char *featnorm_json;        /* its stored form, written into every checkpoint */
   int64_t *owner_local;   /* [train_sel->n] local dialogue index of each selected dialogue or -1 */
   int64_t *dlg_len;       /* [train_sel->n] utterances per selected dialogue */
-  int64_t max_rows;       /* batch_dialogues x longest dialogue */
+  int64_t max_rows;       /* rank_batch x longest dialogue: activation and batch buffers */
+  int rank_batch;         /* dialogues per pass on this rank: ceil(batch_dialogues / ranks); a
+                           * step with more local dialogues runs several passes */
   /* models */
   trainee_t student, teacher;
   bool have_teacher;

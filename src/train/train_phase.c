@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "hardy/common.h"
 #include "hardy/curriculum.h"
@@ -58,6 +59,11 @@ typedef struct {
   int64_t steps;
 } epoch_sums_t;
 
+static void losses_add(hardy_losses_t *sum, const hardy_losses_t *part) {
+  sum->task += part->task, sum->rec += part->rec, sum->total += part->total;
+  sum->weight += part->weight, sum->pair += part->pair;
+}
+
 /* One step over the dialogues order[lo, hi) of the plan (positions in the selection). */
 static int train_step(run_t *r, trainee_t *t, const int64_t *order, int64_t lo, int64_t hi,
                       const avail_rule_t *rule, hardy_stage_t stage, const view_src_t *view,
@@ -78,11 +84,23 @@ static int train_step(run_t *r, trainee_t *t, const int64_t *order, int64_t lo, 
   memset(&losses, 0, sizeof losses);
   uint64_t step_key = (uint64_t)r->global_step + 1;
   if (n_local > 0) {
-    sums->utt += (double)batch_fill(&r->bb, r->train, r->step_dlg, n_local, rule,
-                                    1.0f / (float)global_utt, view);
-    st = hardy_model_train_step(t->model, &r->bb.batch, stage, (float)cfg->train.lambda_rec,
-                                step_key, &losses, hardy_grad_sync_ready, &r->sync);
-  } else {
+    /* passes of at most rank_batch dialogues accumulate into the gradients (losses are sums
+     * over rows weighted by 1 / global_utt, so passes add up); only the last pass reports
+     * buckets ready for the overlapped reduction */
+    for (int c0 = 0; c0 < n_local && st == HARDY_OK; c0 += r->rank_batch) {
+      int nc = HARDY_MIN(r->rank_batch, n_local - c0);
+      bool last = c0 + nc >= n_local;
+      hardy_losses_t part;
+      memset(&part, 0, sizeof part);
+      sums->utt += (double)batch_fill(&r->bb, r->train, r->step_dlg + c0, nc, rule,
+                                      1.0f / (float)global_utt, view);
+      bool overlap = last && !t->sharded; /* sharded: one reduce-scatter after backward */
+      st = hardy_model_train_step(t->model, &r->bb.batch, stage, (float)cfg->train.lambda_rec,
+                                  step_key, &part, overlap ? hardy_grad_sync_ready : NULL,
+                                  overlap ? &r->sync : NULL);
+      losses_add(&losses, &part);
+    }
+  } else if (!t->sharded) {
     hardy_grad_sync_ready(&r->sync, 0, n); /* no local dialogue: zero gradients, still take part */
   }
   double t1 = hardy_now();
@@ -92,12 +110,17 @@ static int train_step(run_t *r, trainee_t *t, const int64_t *order, int64_t lo, 
   /* act only on the agreed value: the signal may reach this rank after the agreement, and a
    * rank that stopped on its own flag would leave the others waiting in the next step */
   r->stop_agreed = stop;
-  HARDY_CHECK(hardy_grad_sync_finish(&r->sync));
-  t->adam_step++;
   r->global_step++;
-  hardy_nn_adam_step(hardy_model_params(t->model), grads, t->adam_m, t->adam_v, n,
-                     (float)cfg->train.lr, ADAM_BETA1, ADAM_BETA2, ADAM_EPS,
-                     (float)cfg->train.weight_decay, t->adam_step);
+  if (t->sharded) {
+    HARDY_CHECK(trainee_opt_step_sharded(t, (float)cfg->train.lr, ADAM_BETA1, ADAM_BETA2, ADAM_EPS,
+                                         (float)cfg->train.weight_decay, &r->sync.t_wait));
+  } else { /* the replicated reference: allreduce, every rank updates every parameter */
+    HARDY_CHECK(hardy_grad_sync_finish(&r->sync));
+    t->adam_step++;
+    hardy_nn_adam_step(hardy_model_params(t->model), grads, t->adam_m, t->adam_v, n,
+                       (float)cfg->train.lr, ADAM_BETA1, ADAM_BETA2, ADAM_EPS,
+                       (float)cfg->train.weight_decay, t->adam_step);
+  }
   double wait = r->sync.t_wait - w0;
   sums->task += losses.task;
   sums->rec += losses.rec;
@@ -109,12 +132,21 @@ static int train_step(run_t *r, trainee_t *t, const int64_t *order, int64_t lo, 
   return HARDY_OK;
 }
 
+/* Peak resident memory of this process so far in MiB (Linux reports ru_maxrss in KiB). */
+static double peak_rss_mib(void) {
+  struct rusage u;
+  return getrusage(RUSAGE_SELF, &u) == 0 ? (double)u.ru_maxrss / 1024.0 : 0.0;
+}
+
 /* End of an epoch: one reduction of the sums, validation in stage 2, the metrics line. */
 static int epoch_end(run_t *r, trainee_t *t, int phase, int epoch, int epochs, epoch_sums_t *sums,
                      double t_epoch) {
   bool improved = false;
-  double red[6] = {sums->task, sums->rec, sums->total, sums->utt, sums->t_compute, sums->t_wait};
-  HARDY_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, red, 6, MPI_DOUBLE, MPI_SUM, r->comm));
+  double rss = peak_rss_mib(), rss_max = rss;
+  double red[7] = {sums->task, sums->rec, sums->total, sums->utt, sums->t_compute, sums->t_wait,
+                   rss};
+  HARDY_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, red, 7, MPI_DOUBLE, MPI_SUM, r->comm));
+  HARDY_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &rss_max, 1, MPI_DOUBLE, MPI_MAX, r->comm));
   double secs = hardy_now() - t_epoch, per = sums->steps ? 1.0 / (double)sums->steps : 0.0;
   cJSON *line = cJSON_CreateObject();
   cJSON_AddStringToObject(line, "phase", phase_name(phase));
@@ -130,6 +162,8 @@ static int epoch_end(run_t *r, trainee_t *t, int phase, int epoch, int epochs, e
   cJSON_AddNumberToObject(line, "seconds", secs);
   cJSON_AddNumberToObject(line, "compute_s", red[4] / r->nranks);
   cJSON_AddNumberToObject(line, "allreduce_wait_s", red[5] / r->nranks);
+  cJSON_AddNumberToObject(line, "rss_peak_max_mib", rss_max);
+  cJSON_AddNumberToObject(line, "rss_peak_mean_mib", red[6] / r->nranks);
   if (phase == PHASE_STAGE2) {
     hardy_metrics_t val;
     HARDY_CHECK(run_evaluate(r, t->model, r->val, NULL, &val));

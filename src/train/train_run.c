@@ -41,16 +41,12 @@ static int trainee_create(run_t *r, trainee_t *t, bool teacher) {
   hardy_train_model_config(r->cfg, r->ds, teacher, r->max_rows, &mc);
   HARDY_CHECK(hardy_model_create(&mc, &t->model));
   hardy_model_init(t->model);
-  size_t n = hardy_model_num_params(t->model);
-  t->adam_m = hardy_calloc(n, sizeof(float), "Adam first moments");
-  t->adam_v = hardy_calloc(n, sizeof(float), "Adam second moments");
-  t->adam_step = 0;
-  return t->adam_m && t->adam_v ? HARDY_OK : HARDY_ERR_RUNTIME;
+  return trainee_opt_alloc(t, r->cfg->train.optimizer_shard, r->comm);
 }
 
 static void trainee_free(trainee_t *t) {
   hardy_model_free(t->model);
-  free(t->adam_m), free(t->adam_v);
+  trainee_opt_free(t);
   memset(t, 0, sizeof *t);
 }
 
@@ -67,7 +63,9 @@ int run_setup(run_t *r) {
     r->owner_local[i] = -1;
   }
   for (int64_t j = 0; j < r->train->n_dialogue; j++) r->owner_local[r->train->first_index + j] = j;
-  r->max_rows = hardy_train_max_rows(r->ds, cfg->train.batch_dialogues);
+  /* buffers follow the rank's share of the batch, not the global batch */
+  r->rank_batch = (cfg->train.batch_dialogues + r->nranks - 1) / r->nranks;
+  r->max_rows = hardy_train_max_rows(r->ds, r->rank_batch);
   HARDY_CHECK(trainee_create(r, &r->student, false));
   size_t n = hardy_model_num_params(r->student.model);
   r->best_params = hardy_malloc(n * sizeof(float), "best-epoch parameters");
@@ -152,8 +150,13 @@ static int save_to(run_t *r, trainee_t *t, const char *dir, const char *name, bo
   s.n_tensors = n_tensors;
   s.tensors = tensors;
   s.params = hardy_model_params(t->model);
-  s.adam_m = t->adam_m;
-  s.adam_v = t->adam_v;
+  float *whole_m = NULL, *whole_v = NULL; /* sharded: gathered for the file */
+  if (trainee_opt_whole(t, &whole_m, &whole_v) != HARDY_OK) {
+    free(tensors), free(config_text), free(best_json), free(results);
+    return HARDY_ERR_RUNTIME;
+  }
+  s.adam_m = whole_m;
+  s.adam_v = whole_v;
   s.best_params = t == &r->student && r->best_epoch > 0 ? r->best_params : NULL;
   s.adam_step = t->adam_step;
   s.run_index = r->run_index;
@@ -195,6 +198,7 @@ static int save_to(run_t *r, trainee_t *t, const char *dir, const char *name, bo
     cJSON_AddNumberToObject(line, "write_mb_per_s", mbps);
     st = hardy_agree(hardy_jsonl_write(r->metrics, line), r->comm);
   }
+  trainee_opt_release(t, whole_m, whole_v);
   free(tensors), free(config_text), free(best_json), free(results);
   r->t_last_ckpt = hardy_now();
   return st;
@@ -218,8 +222,12 @@ static int restore_trainee(run_t *r, trainee_t *t, const char *path, const hardy
                                   info->n_params, n), r->comm);
   double t0 = hardy_now();
   bool with_best = best && info->has_best_params;
-  HARDY_CHECK(hardy_ckpt_read_model(path, info, hardy_model_params(t->model), t->adam_m, t->adam_v,
-                                    with_best ? best : NULL, r->comm));
+  float *read_m = NULL, *read_v = NULL; /* sharded: whole, then this rank's slice is kept */
+  HARDY_CHECK(hardy_agree(trainee_opt_read_bufs(t, &read_m, &read_v), r->comm));
+  int rst = hardy_ckpt_read_model(path, info, hardy_model_params(t->model), read_m, read_v,
+                                  with_best ? best : NULL, r->comm);
+  trainee_opt_adopt(t, read_m, read_v);
+  HARDY_CHECK(rst);
   t->adam_step = info->adam_step;
   double secs = hardy_now() - t0, mb = (3.0 + (with_best ? 1.0 : 0.0)) * (double)n * 4.0 / 1e6;
   MPI_Bcast(&secs, 1, MPI_DOUBLE, 0, r->comm);
