@@ -250,9 +250,11 @@ int hardy_h5_attr_strings(hid_t obj, const char *name, char ***out, int64_t *n_o
   hid_t mtype = H5Tcopy(H5T_C_S1);
   H5Tset_cset(mtype, H5Tget_cset(ftype));
   herr_t err;
+  bool oom = false; /* out of memory is a runtime failure, not a bad file */
   if (H5Tis_variable_str(ftype) > 0) {
     H5Tset_size(mtype, H5T_VARIABLE);
     char **vl = hardy_calloc((size_t)n + 1, sizeof *vl, "attribute strings");
+    oom = !vl;
     err = vl ? H5Aread(attr, mtype, vl) : -1;
     for (hssize_t i = 0; err >= 0 && i < n; i++) strs[i] = strdup(vl[i] ? vl[i] : "");
     if (err >= 0) {
@@ -265,6 +267,7 @@ int hardy_h5_attr_strings(hid_t obj, const char *name, char ***out, int64_t *n_o
     size_t len = H5Tget_size(ftype);
     H5Tset_size(mtype, len + 1); /* room for the terminator HDF5 adds */
     char *flat = hardy_calloc((size_t)n, len + 1, "attribute strings");
+    oom = !flat;
     err = flat ? H5Aread(attr, mtype, flat) : -1;
     for (hssize_t i = 0; err >= 0 && i < n; i++) strs[i] = strndup(flat + (size_t)i * (len + 1), len);
     free(flat);
@@ -272,7 +275,7 @@ int hardy_h5_attr_strings(hid_t obj, const char *name, char ***out, int64_t *n_o
   H5Tclose(mtype);
   if (err < 0) {
     hardy_h5_free_strings(strs, n);
-    rc = hardy_h5_fail(HARDY_ERR_INPUT, path, "cannot read a string attribute");
+    rc = oom ? HARDY_ERR_RUNTIME : hardy_h5_fail(HARDY_ERR_INPUT, path, "cannot read a string attribute");
     goto done;
   }
   *out = strs;
