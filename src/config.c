@@ -77,6 +77,9 @@ static const key_t_ SCHEMA[] = {
      "gradient bucket size for the non-blocking allreduce"},
     {"train", "max_steps", T_INT, OFF(train.max_steps), "0", 0, 1e9, NULL, false,
      "stop every phase after this many steps (0: no limit; for smoke tests)"},
+    {"train", "max_nonfinite_steps", T_INT, OFF(train.max_nonfinite_steps), "5", 1, 1e9, NULL,
+     false, "consecutive steps with a NaN/Inf loss or gradient that are skipped before the run "
+     "stops (exit 3, checkpoint of the last good state)"},
     {"teacher", "warmup_epochs", T_INT, OFF(teacher.warmup_epochs), "100", 0, 100000, NULL, false,
      "teacher epochs with all modalities"},
     {"teacher", "epochs", T_INT, OFF(teacher.epochs), "100", 0, 100000, NULL, false,

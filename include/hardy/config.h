@@ -61,6 +61,7 @@ typedef struct {
     int allreduce;   /* hardy_allreduce_t */
     double bucket_mb;
     int max_steps;   /* 0: no limit; > 0 stops each phase early (tests, smoke runs) */
+    int max_nonfinite_steps; /* consecutive skipped non-finite steps before the run stops */
   } train;
   struct {
     int warmup_epochs, epochs;

@@ -1,0 +1,4 @@
+# Reliability (docs/RELIABILITY.md): non-finite steps, one rank failing alone, full disks, the
+# kill drill. Each test runs the real program on a tiny dataset with faults injected through
+# HARDY_FAULT, under a timeout that turns a hang into a failure.
+hardy_add_script_test(NAME reliability_nonfinite SCRIPT reliability/test_nonfinite.sh TIMEOUT 300 LABELS reliability)
