@@ -2,3 +2,4 @@
 # kill drill. Each test runs the real program on a tiny dataset with faults injected through
 # HARDY_FAULT, under a timeout that turns a hang into a failure.
 hardy_add_script_test(NAME reliability_nonfinite SCRIPT reliability/test_nonfinite.sh TIMEOUT 300 LABELS reliability)
+hardy_add_script_test(NAME reliability_disk SCRIPT reliability/test_disk.sh TIMEOUT 400 LABELS reliability)
