@@ -38,5 +38,17 @@ same_rank_codes() {
   done
 }
 
-# The one "hardy: error:" line of a run's log.
-error_line() { grep -m1 '^hardy: error:' "$1.log"; }
+# failed_alike DIR N CODE: mpirun exited with CODE and every rank that got to record its own
+# exit code recorded CODE. (Once the first rank exits non-zero, mpirun ends the others, so a
+# slower rank may be stopped before it records anything.)
+failed_alike() {
+  local dir=$1 n=$2 want=$3 r seen=0
+  [ "$RC" = "$want" ] || { echo "  mpirun exit code $RC"; return 1; }
+  for ((r = 0; r < n; r++)); do
+    [ -f "$dir.rc.$r" ] || continue
+    seen=$((seen + 1))
+    [ "$(cat "$dir.rc.$r")" = "$want" ] || { echo "  rank $r exit code $(cat "$dir.rc.$r")"; return 1; }
+  done
+  echo "  $seen of $n ranks recorded exit code $want before mpirun ended the job"
+  [ $seen -gt 0 ]
+}

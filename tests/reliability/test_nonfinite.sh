@@ -23,7 +23,7 @@ import json, math; j = json.load(open('one/results.json')); assert math.isfinite
 # run stops at the third with a checkpoint whose student parameters are still those of the
 # checkpoint written before stage 1 began (step 4): no skipped step touched them
 run_ranks 2 stop2 120 rank:1:nan:3:0 train t.ini --out stop2 --set train.max_nonfinite_steps=3
-check "2 ranks, NaN every step: exit 3 on every rank within ${SECS}s" same_rank_codes stop2 2 3
+check "2 ranks, NaN every step: exit 3 everywhere within ${SECS}s" failed_alike stop2 2 3
 check "2 ranks: the error names rank 1 and the cause" grep -q "3 consecutive steps had a non-finite loss or gradient (the last: the loss on rank 1)" stop2.log
 check "2 ranks: status.json says exit 3" [ "$(json_get stop2/status.json 'j["exit_code"]')" = 3 ]
 check "2 ranks: latest is the stop checkpoint" [ "$(cat stop2/checkpoints/latest)" = ckpt-000000000005.h5 ]
@@ -31,7 +31,7 @@ check "skipped steps left the student parameters bitwise unchanged" same_params 
 # 4 ranks: every batch holds all 8 training dialogues, so rank 1 has rows in every step
 run_ranks 4 stop4 120 rank:1:nan:2:0 train t.ini --out stop4 --set train.max_nonfinite_steps=2 \
   --set train.batch_dialogues=8
-check "4 ranks, NaN every step: exit 3 on every rank within ${SECS}s" same_rank_codes stop4 4 3
+check "4 ranks, NaN every step: exit 3 everywhere within ${SECS}s" failed_alike stop4 4 3
 check "4 ranks: the error names rank 1" grep -q "2 consecutive steps had a non-finite loss or gradient (the last: the loss on rank 1)" stop4.log
 check "4 ranks: a checkpoint was written before stopping" grep -q "writing a checkpoint of the last good parameters" stop4.log
 run_ranks 2 stop2 120 "" train t.ini --out stop2 --resume --set train.max_nonfinite_steps=3
@@ -39,6 +39,6 @@ check "the stopped run resumes from its checkpoint and completes (exit $RC)" sam
 
 # one rank: the summed gradient is the local one
 run_ranks 1 solo 120 rank:0:nan:1:0 train t.ini --out solo --set train.max_nonfinite_steps=2
-check "1 rank, NaN every step: exit 3 (${SECS}s)" same_rank_codes solo 1 3
+check "1 rank, NaN every step: exit 3 (${SECS}s)" failed_alike solo 1 3
 check "1 rank: the error names the loss on rank 0" grep -q "the loss on rank 0" solo.log
 finish
