@@ -36,6 +36,9 @@ static const key_t_ SCHEMA[] = {
      "none = the file's own train/validation/test split; k = fold k is test; all = every fold"},
     {"data", "val_fraction", T_FLOAT, OFF(data.val_fraction), "0.1", 0.0, 0.5, NULL, false,
      "share of training dialogues held out for validation when the file has no validation split"},
+    {"data", "precheck", T_BOOL, OFF(data.precheck), "false", 0, 0, NULL, false,
+     "walk the file's HDF5 structure in a separate process before the collective open, so a "
+     "corrupt file on which HDF5 itself crashes is reported instead (inspect always does)"},
     {"data", "allow_nonfinite", T_ENUM, OFF(data.allow_nonfinite), "error", 0, 0, "error|zero",
      false, "NaN/Inf in features: error, or zero them and report the count"},
     {"missing", "condition", T_STR, OFF(missing.condition_text), "atv", 0, 0, NULL, false,

@@ -295,6 +295,7 @@ int hardy_train_run(const hardy_config_t *cfg, const hardy_train_opts_t *opts, M
     hardy_log_warn("train.batch_dialogues = %d is smaller than the %d ranks: some ranks idle in "
                    "every step; raise the batch or use fewer ranks", cfg->train.batch_dialogues, nranks);
   hardy_dataset_t ds;
+  hardy_dataset_set_structure_check(cfg->data.precheck);
   HARDY_CHECK(hardy_dataset_open(&ds, cfg->data.path, comm));
   int folds[256], nf = 1;
   folds[0] = cfg->data.fold;

@@ -33,6 +33,7 @@ typedef struct {
     char fold_text[HARDY_CFG_STR]; /* as written: none | all | <int> */
     int fold;                      /* >= 0 a fold id, or HARDY_FOLD_NONE / HARDY_FOLD_ALL */
     double val_fraction;           /* validation share of training dialogues when the file has none */
+    bool precheck;                 /* structure walk in a child process before opening */
     int allow_nonfinite;           /* hardy_nonfinite_t */
   } data;
   struct {
