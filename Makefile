@@ -18,7 +18,7 @@ export OMPI_ALLOW_RUN_AS_ROOT = 1
 export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM = 1
 MPIRUN = mpirun --oversubscribe --bind-to none
 
-.PHONY: all deps deps-bench configure build demo test test-asan bench clean help
+.PHONY: all deps deps-bench configure build demo test test-asan test-fuzz bench clean help
 
 all: build
 
@@ -27,6 +27,7 @@ help:
 	@echo "make test   - install missing packages, build, run every test (ctest)"
 	@echo "make bench  - benchmarks (also installs python3-torch, python3-faiss)"
 	@echo "make test-asan - unit and MPI tests under AddressSanitizer + UBSan"
+	@echo "make test-fuzz - short libFuzzer runs of tests/fuzz (needs clang)"
 
 deps:
 	@sh tools/install-deps.sh $(DEB_BUILD) $(DEB_TEST)
@@ -47,6 +48,15 @@ demo: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+	@if command -v clang >/dev/null 2>&1; then $(MAKE) test-fuzz; \
+	else echo "clang not installed: fuzz targets not run (docs/RELIABILITY.md)"; fi
+
+# Short libFuzzer runs of tests/fuzz (a clang build with AddressSanitizer).
+test-fuzz: deps
+	cmake -S . -B $(BUILD)-fuzz -DCMAKE_C_COMPILER=clang -DHARDY_FUZZ=ON \
+	  -DHARDY_SANITIZE=address $(CMAKE_ARGS)
+	cmake --build $(BUILD)-fuzz -j $(JOBS) --target fuzz_config fuzz_dataset fuzz_ckpt
+	cd $(BUILD)-fuzz && ctest --output-on-failure -L fuzz
 
 test-asan: deps
 	cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DHARDY_WERROR=ON \
@@ -58,4 +68,4 @@ bench: deps-bench build
 	sh bench/run.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-fuzz
