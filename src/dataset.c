@@ -295,6 +295,14 @@ static uint64_t fingerprint(const hardy_dataset_t *ds) {
 
 /* ---- open / close ----------------------------------------------------------------------- */
 
+int hardy_dataset_read_meta(hardy_dataset_t *ds, hid_t file) {
+  int rc = read_attributes(ds, file);
+  if (rc == HARDY_OK) rc = check_datasets(ds, file);
+  if (rc == HARDY_OK) rc = read_tables(ds, file);
+  if (rc == HARDY_OK) ds->fingerprint = fingerprint(ds);
+  return rc;
+}
+
 int hardy_dataset_open(hardy_dataset_t *ds, const char *path, MPI_Comm comm) {
   memset(ds, 0, sizeof *ds);
   if (strlen(path) >= sizeof ds->path)
@@ -303,10 +311,7 @@ int hardy_dataset_open(hardy_dataset_t *ds, const char *path, MPI_Comm comm) {
   snprintf(ds->path, sizeof ds->path, "%s", path);
   hid_t file = -1;
   HARDY_CHECK(hardy_h5_open_read(path, comm, &file));
-  int rc = read_attributes(ds, file);
-  if (rc == HARDY_OK) rc = check_datasets(ds, file);
-  if (rc == HARDY_OK) rc = read_tables(ds, file);
-  if (rc == HARDY_OK) ds->fingerprint = fingerprint(ds);
+  int rc = hardy_dataset_read_meta(ds, file);
   if (H5Fclose(file) < 0 && rc == HARDY_OK)
     rc = hardy_h5_fail(HARDY_ERR_RUNTIME, path, "closing the file failed");
   rc = hardy_agree(rc, comm);

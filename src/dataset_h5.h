@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hardy/dataset.h"
+
 /* A run of file rows [first, first + count). */
 typedef struct {
   int64_t first, count;
@@ -32,6 +34,9 @@ int hardy_h5_fail(int code, const char *path, const char *what);
 /* Checks that need no HDF5: the file exists, is readable, is not empty and carries the HDF5
  * signature. Local. Returns HARDY_ERR_INPUT with a message naming the file otherwise. */
 int hardy_h5_precheck(const char *path);
+/* The metadata reads of hardy_dataset_open on an open file, without MPI (the structure
+ * check's child runs them). Local; on error the caller closes ds. */
+int hardy_dataset_read_meta(hardy_dataset_t *ds, hid_t file);
 
 /* Collective over comm: rank 0 prechecks, then every rank opens `path` read-only with the
  * MPI-IO driver. Errors are agreed; on success *file is open on every rank (close with

@@ -23,7 +23,7 @@ for np in 1 2; do
     run_mpi $np inspect $f.h5 >$f.$np.log 2>&1
     rc=$?
     check "inspect $f.h5 at $np rank(s): exit 2 (got $rc), no crash" [ $rc = 2 ]
-    check "inspect $f.h5 at $np rank(s): names the file and the cause" grep -q "^hardy: error: $f.h5: corrupt HDF5 structure" $f.$np.log
+    check "inspect $f.h5 at $np rank(s): names the file and the cause" grep -Eq "^hardy: error: (rank 0: )?$f.h5: corrupt HDF5 structure" $f.$np.log
   done
 done
 check "inspect of the valid file still passes" run_mpi 2 inspect fx/valid.h5
