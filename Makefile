@@ -34,7 +34,7 @@ export OMPI_ALLOW_RUN_AS_ROOT = 1
 export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM = 1
 MPIRUN = mpirun --oversubscribe --bind-to none
 
-.PHONY: all deps deps-test deps-bench configure build demo test test-asan test-mpich install bench clean help
+.PHONY: all deps deps-test deps-bench configure build demo test test-asan test-mpich test-fuzz install bench clean help
 
 all: build
 
@@ -45,6 +45,7 @@ help:
 	@echo "make test-asan - unit and MPI tests under AddressSanitizer + UBSan"
 	@echo "make test-mpich - unit, MPI and training tests built against MPICH + BLIS"
 	@echo "make install PREFIX=DIR - install the program, job scripts, configs and docs"
+	@echo "make test-fuzz - short libFuzzer runs of tests/fuzz (needs clang)"
 
 deps:
 	@sh tools/install-deps.sh $(DEB_BUILD)
@@ -68,6 +69,15 @@ demo: build
 
 test: deps-test build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+	@if command -v clang >/dev/null 2>&1; then $(MAKE) test-fuzz; \
+	else echo "clang not installed: fuzz targets not run (docs/RELIABILITY.md)"; fi
+
+# Short libFuzzer runs of tests/fuzz (a clang build with AddressSanitizer).
+test-fuzz: deps
+	cmake -S . -B $(BUILD)-fuzz -DCMAKE_C_COMPILER=clang -DHARDY_FUZZ=ON \
+	  -DHARDY_SANITIZE=address $(CMAKE_ARGS)
+	cmake --build $(BUILD)-fuzz -j $(JOBS) --target fuzz_config fuzz_dataset fuzz_ckpt
+	cd $(BUILD)-fuzz && ctest --output-on-failure -L fuzz
 
 test-asan: deps
 	cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DHARDY_WERROR=ON \
@@ -89,4 +99,4 @@ bench: deps-bench build
 	sh bench/run.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan $(BUILD_MPICH)
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD_MPICH) $(BUILD)-fuzz

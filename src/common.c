@@ -2,6 +2,7 @@
  * record is per process (the program is single-threaded outside OpenMP regions, and OpenMP
  * regions do not report errors through it). */
 #include "hardy/common.h"
+#include "hardy/fault.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -72,6 +73,15 @@ int hardy_mpi_fail(int mpi_rc, const char *file, int line, const char *what) {
   return HARDY_ERR_RUNTIME;
 }
 
+/* Does msg start with "rank N: "? */
+static bool names_rank(const char *msg) {
+  if (strncmp(msg, "rank ", 5) != 0) return false;
+  const char *p = msg + 5;
+  if (*p < '0' || *p > '9') return false;
+  while (*p >= '0' && *p <= '9') p++;
+  return p[0] == ':' && p[1] == ' ';
+}
+
 int hardy_agree(int status, MPI_Comm comm) {
   int rank = 0, size = 1;
   MPI_Comm_rank(comm, &rank);
@@ -85,7 +95,9 @@ int hardy_agree(int status, MPI_Comm comm) {
   if (worst.status >= 0) return worst.status;
   char buf[HARDY_ERRMSG_MAX];
   if (rank == worst.rank) {
-    int n = size > 1 ? snprintf(buf, sizeof buf, "rank %d: ", rank) : 0;
+    /* a message agreed earlier already names its rank (every rank then holds it, and the
+     * lowest one wins the tie): do not name rank 0 in front of it */
+    int n = size > 1 && !names_rank(hardy_error_message()) ? snprintf(buf, sizeof buf, "rank %d: ", rank) : 0;
     snprintf(buf + n, sizeof buf - (size_t)n, "%.*s", (int)(sizeof buf) - n - 1,
              hardy_error_message());
   }
@@ -97,13 +109,13 @@ int hardy_agree(int status, MPI_Comm comm) {
 }
 
 void *hardy_malloc(size_t bytes, const char *what) {
-  void *p = malloc(bytes ? bytes : 1);
+  void *p = hardy_fault_hit(HARDY_FAULT_ALLOC, 0) ? NULL : malloc(bytes ? bytes : 1);
   if (!p) hardy_fail(HARDY_ERR_RUNTIME, "out of memory allocating %zu bytes for %s", bytes, what);
   return p;
 }
 
 void *hardy_calloc(size_t count, size_t size, const char *what) {
-  void *p = calloc(count ? count : 1, size ? size : 1);
+  void *p = hardy_fault_hit(HARDY_FAULT_ALLOC, 0) ? NULL : calloc(count ? count : 1, size ? size : 1);
   if (!p)
     hardy_fail(HARDY_ERR_RUNTIME, "out of memory allocating %zu x %zu bytes for %s", count, size,
                what);
@@ -113,7 +125,7 @@ void *hardy_calloc(size_t count, size_t size, const char *what) {
 void *hardy_aligned_alloc(size_t bytes, const char *what) {
   void *p = NULL;
   size_t rounded = (bytes + 63) / 64 * 64;
-  if (posix_memalign(&p, 64, rounded ? rounded : 64) != 0) {
+  if (hardy_fault_hit(HARDY_FAULT_ALLOC, 0) || posix_memalign(&p, 64, rounded ? rounded : 64) != 0) {
     hardy_fail(HARDY_ERR_RUNTIME, "out of memory allocating %zu bytes for %s", bytes, what);
     return NULL;
   }

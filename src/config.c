@@ -37,6 +37,9 @@ static const key_t_ SCHEMA[] = {
      "none = the file's own train/validation/test split; k = fold k is test; all = every fold"},
     {"data", "val_fraction", T_FLOAT, OFF(data.val_fraction), "0.1", 0.0, 0.5, NULL, false,
      "share of training dialogues held out for validation when the file has no validation split"},
+    {"data", "precheck", T_BOOL, OFF(data.precheck), "false", 0, 0, NULL, false,
+     "walk the file's HDF5 structure in a separate process before the collective open, so a "
+     "corrupt file on which HDF5 itself crashes is reported instead (inspect always does)"},
     {"data", "allow_nonfinite", T_ENUM, OFF(data.allow_nonfinite), "error", 0, 0, "error|zero",
      false, "NaN/Inf in features: error, or zero them and report the count"},
     {"data", "standardize", T_ENUM, OFF(data.standardize), "zscore", 0, 0, "zscore|none", false,
@@ -94,6 +97,9 @@ static const key_t_ SCHEMA[] = {
      "memory and work"},
     {"train", "max_steps", T_INT, OFF(train.max_steps), "0", 0, 1e9, NULL, false,
      "stop every phase after this many steps (0: no limit; for smoke tests)"},
+    {"train", "max_nonfinite_steps", T_INT, OFF(train.max_nonfinite_steps), "5", 1, 1e9, NULL,
+     false, "consecutive steps with a NaN/Inf loss or gradient that are skipped before the run "
+     "stops (exit 3, checkpoint of the last good state)"},
     {"teacher", "warmup_epochs", T_INT, OFF(teacher.warmup_epochs), "100", 0, 100000, NULL, false,
      "teacher epochs with all modalities"},
     {"teacher", "epochs", T_INT, OFF(teacher.epochs), "100", 0, 100000, NULL, false,

@@ -42,6 +42,7 @@ typedef struct {
     char fold_text[HARDY_CFG_STR]; /* as written: none | all | <int> */
     int fold;                      /* >= 0 a fold id, or HARDY_FOLD_NONE / HARDY_FOLD_ALL */
     double val_fraction;           /* validation share of training dialogues when the file has none */
+    bool precheck;                 /* structure walk in a child process before opening */
     int allow_nonfinite;           /* hardy_nonfinite_t */
     int standardize;               /* hardy_standardize_t */
     int l2_normalize;              /* hardy_l2_normalize_t */
@@ -76,6 +77,7 @@ typedef struct {
     int max_steps;   /* 0: no limit; > 0 stops each phase early (tests, smoke runs) */
     char select_metric[HARDY_CFG_STR]; /* "auto" or a metric name (hardy_metrics_names) */
     bool optimizer_shard; /* Adam state sharded over ranks (reduce-scatter, allgather) */
+    int max_nonfinite_steps; /* consecutive skipped non-finite steps before the run stops */
   } train;
   struct {
     int warmup_epochs, epochs;

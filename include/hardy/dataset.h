@@ -33,6 +33,14 @@ typedef struct {
   uint64_t fingerprint; /* hash of attributes, shapes and dialogue tables: identifies the data */
 } hardy_dataset_t;
 
+/* Before later opens (rank 0, before the collective open): walk the file's whole HDF5
+ * structure (objects, attributes, dataset headers) in a forked child process, so that a file
+ * on which HDF5 itself crashes or loops is reported as corrupt instead of taking the job down.
+ * `inspect` turns it on; `train` with data.precheck = true. Local; off by default. The walk
+ * is given HARDY_STRUCTURE_CHECK_SECONDS (environment variable of the same name overrides). */
+void hardy_dataset_set_structure_check(bool on);
+#define HARDY_STRUCTURE_CHECK_SECONDS 60
+
 /* Open and validate the metadata (attributes, required datasets, ranks, types, shapes,
  * offsets, split and fold values). Collective over comm; errors are agreed and name the file,
  * the HDF5 path and the row. Free with hardy_dataset_close. */

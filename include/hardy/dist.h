@@ -111,6 +111,8 @@ typedef struct {
   MPI_Request *req;     /* [n_bucket] */
   size_t next;          /* buckets started so far this step, counted from the last bucket */
   double t_wait;        /* seconds spent waiting in finish (accumulates) */
+  int local_nonfinite;  /* this step: a NaN/Inf among the ranges this rank marked ready */
+  int sum_nonfinite;    /* after finish: a NaN/Inf in the summed gradient (same on every rank) */
 } hardy_grad_sync_t;
 
 /* Local setup (no communication). */
@@ -118,9 +120,12 @@ int hardy_grad_sync_init(hardy_grad_sync_t *s, float *buf, size_t n, double buck
                          int blocking, MPI_Comm comm);
 void hardy_grad_sync_free(hardy_grad_sync_t *s);
 /* Mark [first, end) final; starts every bucket that is complete and next in order. Collective
- * in effect (every rank must mark the whole buffer each step, in any order). */
+ * in effect (every rank must mark the whole buffer each step, in any order). Also scans the
+ * range for NaN/Inf before it is sent (local_nonfinite; cleared by finish). */
 void hardy_grad_sync_ready(void *sync, size_t first, size_t end);
-/* Start what is left and wait for all buckets: buf now holds the sum over ranks. Collective. */
+/* Start what is left and wait for all buckets: buf now holds the sum over ranks. Collective.
+ * Read local_nonfinite before calling it (it is cleared here for the next step); sets
+ * sum_nonfinite. */
 int hardy_grad_sync_finish(hardy_grad_sync_t *s);
 
 /* ======================================================================================

@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "checkpoint_internal.h"
 #include "h5/h5.h"
 #include "hardy/common.h"
+#include "hardy/fault.h"
 #include "hardy/log.h"
 
 #ifndef HARDY_VERSION
@@ -214,7 +216,7 @@ static int write_array(hid_t file, const char *h5path, const float *data, size_t
 }
 
 static int write_table(hid_t file, const hardy_ckpt_table_t *t, const ckpt_sorted_t *s,
-                       uint64_t sum, hid_t dxpl, const char *path) {
+                       uint64_t sum, hid_t dxpl, const char *path, MPI_Comm comm) {
   char gpath[128], h5path[160];
   snprintf(gpath, sizeof gpath, "/tables/%s", t->name);
   hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
@@ -238,6 +240,7 @@ static int write_table(hid_t file, const hardy_ckpt_table_t *t, const ckpt_sorte
     rc = hardy_h5_write_rows(d, H5T_NATIVE_INT64, dxpl, &mine, s->n_rows ? 1 : 0, s->id, path,
                              h5path);
   if (d >= 0) H5Dclose(d);
+  rc = hardy_agree(rc, comm); /* before the next collective write (see write_contents) */
   if (rc < 0) return rc;
   snprintf(h5path, sizeof h5path, "%s/data", gpath);
   d = ckpt_dataset_create(file, h5path, ckpt_file_type(t->type), 2, d2);
@@ -256,9 +259,12 @@ typedef struct {
   const ckpt_sorted_t *sorted;
   int rank, nranks;
   const char *path;
+  MPI_Comm comm;
 } save_job_t;
 
-/* Everything inside the open file; the status is this rank's (agreed by the caller). */
+/* Everything inside the open file. Each collective write's status is agreed before the next
+ * one starts: a full disk fails the write only on the ranks whose slice did not fit, and a rank
+ * that skipped the next collective write would leave the others waiting in it. */
 static int write_contents(hid_t file, const save_job_t *job) {
   const hardy_ckpt_state_t *st = job->st;
   hid_t dxpl = hardy_h5_dxpl_collective();
@@ -281,18 +287,38 @@ static int write_contents(hid_t file, const save_job_t *job) {
                             {"/meta/best_metrics_json", in->best_metrics_json},
                             {"/meta/results_json", in->results_json},
                             {"/meta/standardize_json", in->standardize_json}};
-  for (size_t i = 0; i < 5 && rc == HARDY_OK; i++)
-    rc = ckpt_text_put(file, texts[i][0], texts[i][1], dxpl, job->rank, job->path);
-  if (rc == HARDY_OK) rc = write_index(file, job->ix, st->n_tensors, dxpl, job->rank, job->path);
+  MPI_Comm comm = job->comm;
+  rc = hardy_agree(rc, comm);
+  for (size_t i = 0; i < sizeof texts / sizeof texts[0] && rc == HARDY_OK; i++)
+    rc = hardy_agree(ckpt_text_put(file, texts[i][0], texts[i][1], dxpl, job->rank, job->path),
+                     comm);
+  if (rc == HARDY_OK)
+    rc = hardy_agree(write_index(file, job->ix, st->n_tensors, dxpl, job->rank, job->path), comm);
   for (int a = 0; a < CKPT_N_ARRAYS && rc == HARDY_OK; a++)
     if (array_of(st, a))
-      rc = write_array(file, ckpt_array_path[a], array_of(st, a), st->n_params, dxpl, job->rank,
-                       job->nranks, job->path);
+      rc = hardy_agree(write_array(file, ckpt_array_path[a], array_of(st, a), st->n_params, dxpl,
+                                   job->rank, job->nranks, job->path), comm);
   for (int t = 0; t < st->n_tables && rc == HARDY_OK; t++)
-    rc = write_table(file, &st->tables[t], &job->sorted[t], job->meta->table_sum[t], dxpl,
-                     job->path);
+    rc = hardy_agree(write_table(file, &st->tables[t], &job->sorted[t], job->meta->table_sum[t],
+                                 dxpl, job->path, comm), comm);
+  /* after every collective write, as a full disk that refused the data would report it */
+  if (rc == HARDY_OK && hardy_fault_hit(HARDY_FAULT_ENOSPC, 0))
+    rc = hardy_fail(HARDY_ERR_RUNTIME, "%s: writing the checkpoint data failed: No space left on "
+                    "device (injected by HARDY_FAULT)", job->path);
   H5Pclose(dxpl);
   return rc;
+}
+
+/* After a failed write: how much space the checkpoint needs and how much `dir` has, so a full
+ * disk (or quota) says what to free. Local; every rank appends the same note. */
+static void space_note(const char *dir, double payload_bytes) {
+  struct statvfs vfs;
+  if (statvfs(dir, &vfs) != 0) return;
+  double free_bytes = (double)vfs.f_bavail * (double)vfs.f_frsize;
+  hardy_fail(HARDY_ERR_RUNTIME, "the checkpoint needs about %.3f MB (%.0f bytes of data plus HDF5 "
+             "metadata); %.3f MB are free in %s. The previous checkpoint and the 'latest' "
+             "pointer are unchanged; free space or point the output elsewhere, then resume",
+             payload_bytes / 1e6, payload_bytes, free_bytes / 1e6, dir);
 }
 
 /* Checksums of this rank's slices, summed over the ranks; tables into sorted order. */
@@ -408,7 +434,7 @@ int hardy_ckpt_save(const hardy_ckpt_state_t *st, const char *dir, const char *n
                                               "checkpoint file") : HARDY_OK, comm);
   }
   if (file >= 0) {
-    save_job_t job = {st, &meta, &ix, sorted, rank, nranks, tmp};
+    save_job_t job = {st, &meta, &ix, sorted, rank, nranks, tmp, comm};
     if (rc == HARDY_OK) rc = hardy_agree(write_contents(file, &job), comm);
     t_phase[1] = hardy_now();
     int crc = H5Fclose(file) < 0 ? hardy_h5_fail(HARDY_ERR_RUNTIME, tmp, "closing (flushing) "
@@ -429,6 +455,7 @@ int hardy_ckpt_save(const hardy_ckpt_state_t *st, const char *dir, const char *n
   for (int t = 0; t < st->n_tables; t++) ckpt_sorted_free(&sorted[t]);
   index_free(&ix);
   if (rc < 0) {
+    if (file >= 0) space_note(dir, bytes);
     hardy_error_trace(__FILE__, __LINE__, "hardy_ckpt_save");
     return rc;
   }

@@ -328,6 +328,7 @@ static int inspect_one(const char *path, const inspect_args_t *a, cJSON **obj) {
 }
 
 int hardy_cmd_inspect(int argc, char **argv) {
+  hardy_dataset_set_structure_check(true); /* a corrupt file must be reported, not crash us */
   inspect_args_t a = {NULL, 0, false, false, HARDY_NONFINITE_ERROR};
   int rc = hardy_agree(parse_args(argc, argv, &a), MPI_COMM_WORLD);
   bool root = hardy_world_rank() == 0;

@@ -14,6 +14,7 @@
 #include "hardy/common.h"
 #include "hardy/log.h"
 #include "hardy/dataset.h"
+#include "hardy/fault.h"
 
 /* Bytes of row data one collective read moves per rank: bounds memory of the scan and keeps
  * each MPI-IO request well below 2 GiB. */
@@ -98,6 +99,9 @@ static int read_ranges(const hardy_dataset_t *ds, const open_file_t *f,
     if (cols[c].dset < 0 || !cols[c].buf) continue;
     int r = hardy_h5_read_rows(cols[c].dset, cols[c].type, f->dxpl, ranges,
                                rc == HARDY_OK ? n_ranges : 0, cols[c].buf, p, cols[c].h5);
+    if (r == HARDY_OK && rc == HARDY_OK && hardy_fault_hit(HARDY_FAULT_IO, 0))
+      r = hardy_fail(HARDY_ERR_RUNTIME, "%s: reading %s failed: Input/output error (injected by "
+                     "HARDY_FAULT)", p, cols[c].h5);
     if (rc == HARDY_OK) rc = r;
   }
   return rc;

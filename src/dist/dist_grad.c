@@ -2,6 +2,8 @@
  * The model reports finished gradient ranges during backward; complete buckets are started
  * with MPI_Iallreduce in a fixed order (last bucket first), so communication of the decoder
  * and heads overlaps the backward pass of the experts. */
+#include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,8 +53,18 @@ static void start_ready(hardy_grad_sync_t *s) {
   }
 }
 
+/* 1 if any of x[0..n) is NaN or +-Inf (a NaN fails every comparison); branch-free so it
+ * vectorises. */
+static int any_nonfinite(const float *x, size_t n) {
+  int hit = 0;
+  for (size_t i = 0; i < n; i++) hit |= !(fabsf(x[i]) <= FLT_MAX);
+  return hit;
+}
+
 void hardy_grad_sync_ready(void *sync, size_t first, size_t end) {
   hardy_grad_sync_t *s = sync;
+  /* before the range is sent: after the sum a NaN no longer says which rank produced it */
+  if (end > first && any_nonfinite(s->buf + first, end - first)) s->local_nonfinite = 1;
   if (s->blocking || first >= end) return;
   size_t per = s->bucket_start[1] - s->bucket_start[0];
   for (size_t b = first / per; b < s->n_bucket && s->bucket_start[b] < end; b++) {
@@ -69,6 +81,8 @@ int hardy_grad_sync_finish(hardy_grad_sync_t *s) {
   double t0 = hardy_now();
   int size = 1;
   MPI_Comm_size(s->comm, &size);
+  s->sum_nonfinite = s->local_nonfinite; /* the sum when there is one rank */
+  s->local_nonfinite = 0;
   if (size == 1) return HARDY_OK;
   if (s->blocking) {
     HARDY_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, s->buf, (int)s->n, MPI_FLOAT, MPI_SUM, s->comm));
@@ -79,6 +93,8 @@ int hardy_grad_sync_finish(hardy_grad_sync_t *s) {
   }
   memset(s->ready, 0, s->n_bucket * sizeof(size_t));
   s->next = 0;
+  /* identical on every rank (every rank holds the same sum): catches an overflow of the sum */
+  s->sum_nonfinite = any_nonfinite(s->buf, s->n);
   s->t_wait += hardy_now() - t0;
   return HARDY_OK;
 }

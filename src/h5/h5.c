@@ -7,9 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "hardy/common.h"
+#include "hardy/log.h"
 
 /* The innermost message of the last failed HDF5 call, captured by the automatic error handler
  * at the moment the call fails (any later API call clears HDF5's own stack). */
@@ -51,6 +55,114 @@ int hardy_h5_fail(int code, const char *path, const char *what) {
   return hardy_fail(code, "%s: %s (HDF5: %s)", path, what, text);
 }
 
+/* ---- structure walk in a separate process ------------------------------------------------ */
+
+static bool g_structure_check = false;
+static int g_structure_seconds = 60;
+static int (*g_structure_reads)(hid_t file) = NULL;
+
+void hardy_h5_set_structure_check(bool on, int seconds, int (*reads)(hid_t file)) {
+  g_structure_check = on, g_structure_seconds = seconds, g_structure_reads = reads;
+}
+
+/* Read one attribute in full (variable-length strings through the global heap, which is where
+ * HDF5 1.10 crashes on overwritten metadata). */
+static herr_t walk_attr(hid_t loc, const char *name, const H5A_info_t *ainfo, void *op) {
+  (void)ainfo;
+  int *bad = op;
+  hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+  if (a < 0) return (*bad = 1), 0;
+  hid_t ft = H5Aget_type(a), sp = H5Aget_space(a);
+  hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+  if (ft < 0 || n < 0 || n > (1 << 20)) {
+    *bad = 1;
+  } else if (H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) > 0) {
+    char **v = calloc((size_t)n + 1, sizeof *v);
+    hid_t mt = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mt, H5T_VARIABLE);
+    if (!v || H5Aread(a, mt, v) < 0) *bad = 1;
+    else H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, v);
+    H5Tclose(mt);
+    free(v);
+  } else {
+    hid_t mt = H5Tget_native_type(ft, H5T_DIR_ASCEND);
+    size_t bytes = mt >= 0 ? H5Tget_size(mt) * (size_t)n : 0;
+    void *buf = bytes && bytes <= (64u << 20) ? malloc(bytes) : NULL;
+    if (!buf || H5Aread(a, mt, buf) < 0) *bad = 1;
+    free(buf);
+    if (mt >= 0) H5Tclose(mt);
+  }
+  if (sp >= 0) H5Sclose(sp);
+  if (ft >= 0) H5Tclose(ft);
+  H5Aclose(a);
+  return 0;
+}
+
+/* Every object: its header, its attributes, and for a dataset its type, shape and layout. */
+static herr_t walk_object(hid_t root, const char *name, const H5O_info_t *info, void *op) {
+  int *bad = op;
+  hid_t o = H5Oopen(root, name, H5P_DEFAULT);
+  if (o < 0) return (*bad = 1), 0;
+  if (H5Aiterate2(o, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, walk_attr, bad) < 0) *bad = 1;
+  if (info->type == H5O_TYPE_DATASET) {
+    hid_t t = H5Dget_type(o), sp = H5Dget_space(o), dcpl = H5Dget_create_plist(o);
+    if (t < 0 || sp < 0 || dcpl < 0 || H5Sget_simple_extent_npoints(sp) < 0) *bad = 1;
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (sp >= 0) H5Sclose(sp);
+    if (t >= 0) H5Tclose(t);
+  }
+  H5Oclose(o);
+  return 0;
+}
+
+/* In the child: the metadata reads of the real open path, then a walk over every object and
+ * attribute, through the plain POSIX driver: a forked MPI process must not call MPI (its
+ * progress engine would take messages meant for the parent). Exit 0 when HDF5 got through,
+ * errors included: the collective path reports those properly; only a crash or a loop counts. */
+static void structure_walk_child(const char *path, int seconds) {
+  /* die quietly: the parent reports the signal (MPI's own handler would print a backtrace) */
+  int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], SIG_DFL);
+  alarm((unsigned)seconds);
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  int bad = 0;
+  if (f >= 0) {
+    if (g_structure_reads && g_structure_reads(f) != HARDY_OK) bad = 1;
+    if (H5Ovisit2(f, H5_INDEX_NAME, H5_ITER_NATIVE, walk_object, &bad, H5O_INFO_BASIC) < 0) bad = 1;
+    H5Fclose(f);
+  }
+  _exit(bad ? 1 : 0);
+}
+
+/* HDF5 1.10 can crash (or loop) on overwritten metadata before any check of ours runs, and a
+ * crash in a collective open takes the job down without a word. Walking the file in a forked
+ * child first turns that into an error naming the file. Local (rank 0). */
+static int structure_check(const char *path) {
+  const char *env = getenv("HARDY_STRUCTURE_CHECK_SECONDS"); /* tests shorten it */
+  int seconds = env && atoi(env) > 0 ? atoi(env) : g_structure_seconds;
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) {
+    hardy_log_warn_any("%s: cannot start the structure check (%s); opening without it", path,
+                       strerror(errno));
+    return HARDY_OK;
+  }
+  if (pid == 0) structure_walk_child(path, seconds);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    if (sig == SIGALRM)
+      return hardy_fail(HARDY_ERR_INPUT, "%s: corrupt HDF5 structure: reading the file's metadata "
+                        "did not finish within %d s (HDF5 loops on it); the file cannot be used: "
+                        "regenerate or re-convert it", path, seconds);
+    return hardy_fail(HARDY_ERR_INPUT, "%s: corrupt HDF5 structure: reading the file's metadata "
+                      "crashed HDF5 (signal %d, %s) in a separate check process; the file cannot "
+                      "be used: regenerate or re-convert it", path, sig, strsignal(sig));
+  }
+  return HARDY_OK;
+}
+
 int hardy_h5_precheck(const char *path) {
   struct stat st;
   if (stat(path, &st) != 0)
@@ -69,7 +181,7 @@ int hardy_h5_precheck(const char *path) {
                       "%s: not an HDF5 file (no HDF5 signature in its %lld bytes); expected a "
                       "hardy-mer dataset (docs/DATA_FORMAT.md)",
                       path, (long long)st.st_size);
-  return HARDY_OK;
+  return g_structure_check ? structure_check(path) : HARDY_OK;
 }
 
 hid_t hardy_h5_fapl_mpio(MPI_Comm comm) {
@@ -250,9 +362,11 @@ int hardy_h5_attr_strings(hid_t obj, const char *name, char ***out, int64_t *n_o
   hid_t mtype = H5Tcopy(H5T_C_S1);
   H5Tset_cset(mtype, H5Tget_cset(ftype));
   herr_t err;
+  bool oom = false; /* out of memory is a runtime failure, not a bad file */
   if (H5Tis_variable_str(ftype) > 0) {
     H5Tset_size(mtype, H5T_VARIABLE);
     char **vl = hardy_calloc((size_t)n + 1, sizeof *vl, "attribute strings");
+    oom = !vl;
     err = vl ? H5Aread(attr, mtype, vl) : -1;
     for (hssize_t i = 0; err >= 0 && i < n; i++) strs[i] = strdup(vl[i] ? vl[i] : "");
     if (err >= 0) {
@@ -265,6 +379,7 @@ int hardy_h5_attr_strings(hid_t obj, const char *name, char ***out, int64_t *n_o
     size_t len = H5Tget_size(ftype);
     H5Tset_size(mtype, len + 1); /* room for the terminator HDF5 adds */
     char *flat = hardy_calloc((size_t)n, len + 1, "attribute strings");
+    oom = !flat;
     err = flat ? H5Aread(attr, mtype, flat) : -1;
     for (hssize_t i = 0; err >= 0 && i < n; i++) strs[i] = strndup(flat + (size_t)i * (len + 1), len);
     free(flat);
@@ -272,7 +387,7 @@ int hardy_h5_attr_strings(hid_t obj, const char *name, char ***out, int64_t *n_o
   H5Tclose(mtype);
   if (err < 0) {
     hardy_h5_free_strings(strs, n);
-    rc = hardy_h5_fail(HARDY_ERR_INPUT, path, "cannot read a string attribute");
+    rc = oom ? HARDY_ERR_RUNTIME : hardy_h5_fail(HARDY_ERR_INPUT, path, "cannot read a string attribute");
     goto done;
   }
   *out = strs;

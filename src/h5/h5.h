@@ -33,6 +33,12 @@ int hardy_h5_fail(int code, const char *path, const char *what);
 /* Checks that need no HDF5: the file exists, is readable, is not empty and carries the HDF5
  * signature. Local. Returns HARDY_ERR_INPUT with a message naming the file otherwise. */
 int hardy_h5_precheck(const char *path);
+/* With `on`, hardy_h5_precheck also walks the file's structure (every object header and
+ * attribute) in a forked child process through the POSIX driver, after the caller's own
+ * metadata `reads` (may be NULL), so that HDF5 crashing or looping on corrupt metadata becomes
+ * an error naming the file; the child gets `seconds` (HARDY_STRUCTURE_CHECK_SECONDS in the
+ * environment overrides). Local; call before the collective open. */
+void hardy_h5_set_structure_check(bool on, int seconds, int (*reads)(hid_t file));
 
 /* Collective over comm: rank 0 prechecks, then every rank opens `path` read-only with the
  * MPI-IO driver. Errors are agreed; on success *file is open on every rank (close with

@@ -2,11 +2,14 @@
 #include "hardy/log.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "hardy/common.h"
 
@@ -170,9 +173,24 @@ int hardy_json_write_file(const char *path, const cJSON *obj) {
     free(text);
     return hardy_fail(HARDY_ERR_RUNTIME, "cannot write '%s': %s", tmp, strerror(errno));
   }
-  fprintf(f, "%s\n", text);
+  size_t bytes = strlen(text) + 1;
+  bool ok = fprintf(f, "%s\n", text) >= 0;
+  int err = errno;
   free(text);
-  if (fclose(f) != 0 || (strcmp(tmp, path) != 0 && rename(tmp, path) != 0))
+  if (fclose(f) != 0 && ok) ok = false, err = errno;
+  if (!ok) { /* a full disk: say how much was needed, leave no partial file behind */
+    unlink(tmp);
+    struct statvfs vfs;
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    double free_mb = statvfs(slash ? dir : ".", &vfs) == 0
+                         ? (double)vfs.f_bavail * (double)vfs.f_frsize / 1e6 : -1.0;
+    return hardy_fail(HARDY_ERR_RUNTIME, "cannot write '%s': %s (it needs %zu bytes; %.3f MB "
+                      "free)", path, strerror(err), bytes, free_mb);
+  }
+  if (strcmp(tmp, path) != 0 && rename(tmp, path) != 0)
     return hardy_fail(HARDY_ERR_RUNTIME, "cannot write '%s': %s", path, strerror(errno));
   return HARDY_OK;
 }

@@ -341,6 +341,7 @@ static int train_job(const hardy_config_t *cfg, const hardy_train_opts_t *opts, 
     hardy_log_warn("train.batch_dialogues = %d is smaller than the %d ranks: some ranks idle in "
                    "every step; raise the batch or use fewer ranks", cfg->train.batch_dialogues, nranks);
   hardy_dataset_t ds;
+  hardy_dataset_set_structure_check(cfg->data.precheck);
   HARDY_CHECK(hardy_dataset_open(&ds, cfg->data.path, comm));
   /* the same verdict on every rank: the task comes from the file's attributes */
   st = hardy_metrics_check_select(cfg->train.select_metric, ds.task, "train.select_metric");

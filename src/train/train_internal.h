@@ -167,6 +167,11 @@ typedef struct {
   double t_last_ckpt;
   bool ckpt_due;          /* agreed at the last step: a periodic checkpoint is due */
   int stop_agreed;        /* agreed at the last step: some rank was asked to stop */
+  int step_nonfinite;     /* this rank, this step: 1 non-finite loss, 2 non-finite gradient */
+  int nonfinite_from;     /* agreed at the last step: 2 * rank + (gradient only) of the lowest
+                           * rank with a non-finite value, -2 when the summed gradient alone is,
+                           * -1 when every value was finite */
+  int nonfinite_run;      /* consecutive skipped steps (not checkpointed) */
   cJSON *diagnostics;     /* curriculum diagnostics for results.json */
   cJSON *results_so_far;  /* borrowed: the job's finished runs (stored in checkpoints) */
 } run_t;
@@ -174,8 +179,9 @@ typedef struct {
 int run_setup(run_t *r);
 void run_free(run_t *r);
 
-/* Agree at a step boundary on (status, stop requested): one allreduce. Returns the agreed
- * status, and *stop = 1 when any rank received a stop signal. Collective. */
+/* Agree at a step boundary on (status, stop requested, checkpoint due, non-finite values): one
+ * allreduce. Returns the agreed status, *stop = 1 when any rank received a stop signal, and
+ * sets r->ckpt_due and r->nonfinite_from from r->step_nonfinite. Collective. */
 int step_agree(run_t *r, int status, int *stop);
 
 /* Train `t` for the epochs of one phase (teacher warm-up, teacher, stage 1, or uniform

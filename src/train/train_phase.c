@@ -1,6 +1,7 @@
 /* Epochs and optimiser steps of every training phase (train module): the global epoch plan,
  * one step per batch (or per (batch, view) in the curriculum), gradient summation, Adam,
  * per-epoch statistics and validation, and checkpoints at step boundaries. */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 
 #include "hardy/common.h"
 #include "hardy/curriculum.h"
+#include "hardy/fault.h"
 #include "hardy/log.h"
 #include "hardy/nn.h"
 #include "train_internal.h"
@@ -39,14 +41,17 @@ static int checkpoint_due(const run_t *r) {
 
 int step_agree(run_t *r, int status, int *stop) {
   /* one allreduce: the lowest status, -1 where a rank was asked to stop, -1 where a
-   * checkpoint is due */
-  int v[4] = {status, hardy_stop_requested ? -1 : 0, checkpoint_due(r) ? -1 : 0,
-               g_progress_want ? -1 : 0};
-  MPI_Allreduce(MPI_IN_PLACE, v, 4, MPI_INT, MPI_MIN, r->comm);
+   * checkpoint is due, -1 where rank 0 wants a progress line, and the lowest rank with a
+   * non-finite loss or gradient */
+  int v[5] = {status, hardy_stop_requested ? -1 : 0, checkpoint_due(r) ? -1 : 0,
+              g_progress_want ? -1 : 0,
+              r->step_nonfinite ? 2 * r->rank + (r->step_nonfinite == 2) : INT_MAX};
+  MPI_Allreduce(MPI_IN_PLACE, v, 5, MPI_INT, MPI_MIN, r->comm);
   *stop = v[1] < 0;
   r->ckpt_due = v[2] < 0;
   g_progress_agreed = v[3] < 0;
   g_progress_want = 0;
+  r->nonfinite_from = v[4] == INT_MAX ? -1 : v[4];
   if (v[0] < 0) return hardy_agree(status, r->comm); /* spread the failing rank's message */
   return HARDY_OK;
 }
@@ -62,6 +67,44 @@ typedef struct {
 static void losses_add(hardy_losses_t *sum, const hardy_losses_t *part) {
   sum->task += part->task, sum->rec += part->rec, sum->total += part->total;
   sum->weight += part->weight, sum->pair += part->pair;
+}
+
+/* A skipped step's warning: which rank saw what, and the global utterance ids of the batch
+ * (every rank knows the dialogue table, so rank 0 names rows it does not hold). */
+static void warn_nonfinite(const run_t *r, const int64_t *order, int64_t lo, int64_t hi) {
+  char ids[640] = "";
+  size_t len = 0;
+  for (int64_t p = lo; p < hi && len < sizeof ids - 40; p++) {
+    int64_t d = r->train_sel->dialogue[order[p]];
+    len += (size_t)snprintf(ids + len, sizeof ids - len, "%s%lld-%lld", p > lo ? ", " : "",
+                            (long long)r->ds->offset[d], (long long)r->ds->offset[d + 1] - 1);
+  }
+  if (len >= sizeof ids - 40) snprintf(ids + len, sizeof ids - len, ", ...");
+  char who[64];
+  if (r->nonfinite_from >= 0)
+    snprintf(who, sizeof who, "a non-finite %s on rank %d",
+             r->nonfinite_from % 2 ? "gradient" : "loss", r->nonfinite_from / 2);
+  else
+    snprintf(who, sizeof who, "a non-finite summed gradient");
+  hardy_log_warn("[%s %s] global step %lld: %s; step skipped (%d in a row, the run stops at %d); "
+                 "batch utterances (global ids) %s", phase_name(r->phase), r->name,
+                 (long long)r->global_step, who, r->nonfinite_run,
+                 r->cfg->train.max_nonfinite_steps, ids);
+}
+
+/* Whether every value of x[n] is finite. */
+static bool all_finite(const float *x, size_t n) {
+  int bad = 0;
+#pragma omp parallel for reduction(| : bad) schedule(static)
+  for (size_t i = 0; i < n; i++) bad |= !isfinite(x[i]);
+  return !bad;
+}
+
+/* Poison this rank's batch (HARDY_FAULT=rank:R:nan:STEP): every feature of every row, so the
+ * loss is non-finite whatever the masks hide. */
+static void inject_nan(batch_buf_t *bb, int64_t rows) {
+  for (int m = 0; m < 3; m++)
+    for (int64_t i = 0; i < rows * bb->dims[m]; i++) bb->x[m][i] = NAN;
 }
 
 /* One step over the dialogues order[lo, hi) of the plan (positions in the selection). */
@@ -83,26 +126,35 @@ static int train_step(run_t *r, trainee_t *t, const int64_t *order, int64_t lo, 
   hardy_losses_t losses;
   memset(&losses, 0, sizeof losses);
   uint64_t step_key = (uint64_t)r->global_step + 1;
+  r->step_nonfinite = 0;
   if (n_local > 0) {
     /* passes of at most rank_batch dialogues accumulate into the gradients (losses are sums
      * over rows weighted by 1 / global_utt, so passes add up); only the last pass reports
      * buckets ready for the overlapped reduction */
+    double rows = 0.0;
     for (int c0 = 0; c0 < n_local && st == HARDY_OK; c0 += r->rank_batch) {
       int nc = HARDY_MIN(r->rank_batch, n_local - c0);
       bool last = c0 + nc >= n_local;
       hardy_losses_t part;
       memset(&part, 0, sizeof part);
-      sums->utt += (double)batch_fill(&r->bb, r->train, r->step_dlg + c0, nc, rule,
-                                      1.0f / (float)global_utt, view);
+      rows += (double)batch_fill(&r->bb, r->train, r->step_dlg + c0, nc, rule,
+                                 1.0f / (float)global_utt, view);
+      if (hardy_fault_hit(HARDY_FAULT_NAN, (int64_t)step_key))
+        inject_nan(&r->bb, (int64_t)r->bb.batch.n_dialogue * r->bb.batch.max_len);
       bool overlap = last && !t->sharded; /* sharded: one reduce-scatter after backward */
       st = hardy_model_train_step(t->model, &r->bb.batch, stage, (float)cfg->train.lambda_rec,
                                   step_key, &part, overlap ? hardy_grad_sync_ready : NULL,
                                   overlap ? &r->sync : NULL);
       losses_add(&losses, &part);
     }
+    if (!isfinite(losses.total)) r->step_nonfinite = 1;
+    else sums->utt += rows;
+    /* the sharded path sends no buckets through the sync, so it checks its gradients here */
+    if (t->sharded && !r->step_nonfinite && !all_finite(grads, n)) r->step_nonfinite = 2;
   } else if (!t->sharded) {
     hardy_grad_sync_ready(&r->sync, 0, n); /* no local dialogue: zero gradients, still take part */
   }
+  if (!r->step_nonfinite && r->sync.local_nonfinite) r->step_nonfinite = 2;
   double t1 = hardy_now();
   int stop = 0;
   /* agree before the reduction so a failing rank never leaves the others waiting in it */
@@ -110,12 +162,22 @@ static int train_step(run_t *r, trainee_t *t, const int64_t *order, int64_t lo, 
   /* act only on the agreed value: the signal may reach this rank after the agreement, and a
    * rank that stopped on its own flag would leave the others waiting in the next step */
   r->stop_agreed = stop;
+  if (!t->sharded) HARDY_CHECK(hardy_grad_sync_finish(&r->sync));
   r->global_step++;
+  /* the summed gradient is the same on every rank, so its check needs no agreement (the
+   * sharded path checks each rank's gradient before the agreement instead) */
+  if (!t->sharded && r->nonfinite_from == -1 && r->sync.sum_nonfinite) r->nonfinite_from = -2;
+  if (r->nonfinite_from != -1) { /* skip: parameters and Adam state stay the last good ones */
+    r->nonfinite_run++;
+    warn_nonfinite(r, order, lo, hi);
+    sums->t_compute += hardy_now() - t0 - (r->sync.t_wait - w0);
+    return HARDY_OK;
+  }
+  r->nonfinite_run = 0;
   if (t->sharded) {
     HARDY_CHECK(trainee_opt_step_sharded(t, (float)cfg->train.lr, ADAM_BETA1, ADAM_BETA2, ADAM_EPS,
                                          (float)cfg->train.weight_decay, &r->sync.t_wait));
-  } else { /* the replicated reference: allreduce, every rank updates every parameter */
-    HARDY_CHECK(hardy_grad_sync_finish(&r->sync));
+  } else { /* the replicated reference: every rank updates every parameter */
     t->adam_step++;
     hardy_nn_adam_step(hardy_model_params(t->model), grads, t->adam_m, t->adam_v, n,
                        (float)cfg->train.lr, ADAM_BETA1, ADAM_BETA2, ADAM_EPS,
@@ -301,6 +363,22 @@ int phase_train(run_t *r, trainee_t *t, int phase, int epochs) {
       else
         prog.done = done;
       if (st != HARDY_OK) break;
+      if (r->nonfinite_run >= cfg->train.max_nonfinite_steps) {
+        hardy_log_info("[%s] %d steps in a row were non-finite: writing a checkpoint of the last "
+                       "good parameters", label, r->nonfinite_run);
+        st = run_checkpoint(r, t, false);
+        char cause[48] = "the summed gradient";
+        if (r->nonfinite_from >= 0)
+          snprintf(cause, sizeof cause, "the %s on rank %d",
+                   r->nonfinite_from % 2 ? "gradient" : "loss", r->nonfinite_from / 2);
+        if (st == HARDY_OK)
+          st = hardy_fail(HARDY_ERR_RUNTIME,
+                          "[%s] %d consecutive steps had a non-finite loss or gradient (the last: "
+                          "%s); the run stopped after checkpointing its last good parameters. "
+                          "Lower train.lr, check the batches named in the warnings, or raise "
+                          "train.max_nonfinite_steps", label, r->nonfinite_run, cause);
+        break;
+      }
       if (r->stop_agreed) {
         hardy_log_info("[%s] stop signal: writing a checkpoint at epoch %d step %lld", label,
                        epoch + 1, (long long)s + 1);
