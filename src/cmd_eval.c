@@ -62,7 +62,7 @@ static int parse_args(int argc, char **argv, eval_args_t *a) {
 
 /* The configuration stored in the checkpoint, with the command line's changes. */
 static int eval_config(const eval_args_t *a, const hardy_ckpt_info_t *info, hardy_config_t *cfg) {
-  hardy_config_defaults(cfg);
+  hardy_config_saved_defaults(cfg);
   HARDY_CHECK(hardy_config_load_string(cfg, info->config_text, info->path));
   char set[HARDY_PATH_MAX + 32];
   if (a->data) {
