@@ -70,6 +70,9 @@ static const key_t_ SCHEMA[] = {
     {"model", "dropout", T_FLOAT, OFF(model.dropout), "0.5", 0, 0.95, NULL, false, "dropout rate"},
     {"model", "layernorm", T_BOOL, OFF(model.layernorm), "false", 0, 0, NULL, true,
      "pre-LayerNorm in expert blocks"},
+    {"model", "attn_out_proj", T_BOOL, OFF(model.attn_out_proj), "false", 0, 0, NULL, true,
+     "output projection (H x H) after the self-attention of each expert block; false = the "
+     "research code's block (docs/ALGORITHM.md, \"Fidelity points, measured\")"},
     {"model", "decoder_hidden", T_INT, OFF(model.decoder_hidden), "1024", 1, 65536, NULL, true,
      "hidden width of the reconstruction decoder"},
     {"train", "batch_dialogues", T_INT, OFF(train.batch_dialogues), "16", 1, 1000000, NULL, false,
@@ -334,6 +337,11 @@ static void mark_source(hardy_config_t *cfg, const char *section, const char *ke
   if (strcmp(section, "missing")) return;
   if (!strcmp(key, "condition")) cfg->missing.condition_src = level;
   if (!strcmp(key, "rate")) cfg->missing.rate_src = level;
+}
+
+void hardy_config_saved_defaults(hardy_config_t *cfg) {
+  hardy_config_defaults(cfg);
+  cfg->model.attn_out_proj = true;
 }
 
 /* libinih as Debian builds it reports no line numbers to the handler and reads lines into a

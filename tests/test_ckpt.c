@@ -75,7 +75,7 @@ static void round_trip(const char *dir, size_t n, MPI_Comm comm) {
 
 /* The index of a real model goes in, and a model-sized buffer round trips. */
 static void real_model_index(const char *dir, MPI_Comm comm) {
-  hardy_model_cfg_t cfg = {{8, 6, 4}, 16, 1, 2, 1.0f, 0.0f, true, 32, 4, false, true, 16, 7};
+  hardy_model_cfg_t cfg = {{8, 6, 4}, 16, 1, 2, 1.0f, 0.0f, true, 32, 4, false, true, 16, 7, true};
   hardy_model_t *m = NULL;
   int rc = hardy_model_create(&cfg, &m);
   TEST_ASSERT(rc == HARDY_OK, "model: %s", hardy_error_message());

@@ -243,6 +243,29 @@ static void test_compatible(void) {
   TEST_ASSERT(rc == HARDY_ERR_INPUT && ckpt_test_contains(hardy_error_message(), "model.hidden"),
               "shape key: %s", hardy_error_message());
   hardy_error_clear();
+  /* the other block type: the key is named, also when the parameter count differs too */
+  rc = hardy_ckpt_check_compatible(&info, "[model]\nattn_out_proj = true\n", 77, NULL, 999,
+                                   changed, sizeof changed);
+  TEST_ASSERT(rc == HARDY_ERR_INPUT && ckpt_test_contains(hardy_error_message(), "model.attn_out_proj"),
+              "attn_out_proj: %s", hardy_error_message());
+  hardy_error_clear();
+  /* a text saved before the key existed had the projection */
+  rc = hardy_ckpt_check_compatible(&info, "[model]\nattn_out_proj = true\n", 77, NULL, 0,
+                                   changed, sizeof changed);
+  TEST_ASSERT(rc == HARDY_ERR_INPUT, "attn_out_proj differs from a full echo");
+  hardy_error_clear();
+  hardy_ckpt_info_t old = info;
+  old.config_text = "[model]\nhidden = 256\n";
+  rc = hardy_ckpt_check_compatible(&old, "[model]\nattn_out_proj = true\n", 77, NULL, 0, changed,
+                                   sizeof changed);
+  TEST_ASSERT(rc == HARDY_OK, "a saved text without the key had the projection: %s",
+              hardy_error_message());
+  hardy_error_clear();
+  rc = hardy_ckpt_check_compatible(&old, "[model]\nhidden = 256\n", 77, NULL, 0, changed,
+                                   sizeof changed);
+  TEST_ASSERT(rc == HARDY_ERR_INPUT && ckpt_test_contains(hardy_error_message(), "model.attn_out_proj"),
+              "old text vs the new default: %s", hardy_error_message());
+  hardy_error_clear();
   rc = hardy_ckpt_check_compatible(&info, text, 78, NULL, 0, changed, sizeof changed);
   TEST_ASSERT(rc == HARDY_ERR_INPUT && ckpt_test_contains(hardy_error_message(), "another dataset"),
               "dataset: %s", hardy_error_message());

@@ -22,7 +22,7 @@ static int write_loop(const char *dir, size_t n, int64_t first, int64_t count, b
   hardy_tensor_info_t *index = NULL;
   size_t n_tensors = 0;
   if (model) {
-    hardy_model_cfg_t cfg = {{8, 6, 4}, 16, 1, 2, 1.0f, 0.0f, true, 32, 4, false, true, 16, 7};
+    hardy_model_cfg_t cfg = {{8, 6, 4}, 16, 1, 2, 1.0f, 0.0f, true, 32, 4, false, true, 16, 7, true};
     HARDY_CHECK(hardy_model_create(&cfg, &m));
     HARDY_CHECK(hardy_ckpt_model_index(m, &index, &n_tensors));
     n = hardy_model_num_params(m);

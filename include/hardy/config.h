@@ -67,6 +67,7 @@ typedef struct {
     double mlp_ratio, dropout;
     bool layernorm;
     int decoder_hidden;
+    bool attn_out_proj; /* output projection after each expert block's self-attention */
   } model;
   struct {
     int batch_dialogues;
@@ -116,6 +117,12 @@ typedef struct {
 
 /* Fill every key with its default. */
 void hardy_config_defaults(hardy_config_t *cfg);
+
+/* Defaults under a configuration text saved by a checkpoint: as hardy_config_defaults, except
+ * that a key added after the text may have been written keeps the behaviour of then
+ * (model.attn_out_proj = true: earlier versions always had the projection). Saved texts are
+ * complete echoes, so a key they hold always wins. Local. */
+void hardy_config_saved_defaults(hardy_config_t *cfg);
 
 /* Parse an INI file on top of cfg. Errors name the file, line and key. */
 int hardy_config_load_file(hardy_config_t *cfg, const char *path);

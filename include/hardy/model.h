@@ -24,6 +24,9 @@ typedef struct {
   bool cross_attention; /* teacher: pairwise cross-attention modules (at, av, tv) + pair heads */
   int max_rows;       /* largest B*L the model must handle (sizes the activation arena) */
   uint64_t seed;      /* initialisation and dropout key */
+  bool attn_out_proj; /* expert blocks: output projection after self-attention (H x H + H per
+                         block); false = the research code's block, attention output used as is.
+                         The cross-attention modules always have theirs. */
 } hardy_model_cfg_t;
 
 typedef struct hardy_model hardy_model_t;

@@ -95,7 +95,8 @@ static double step_flops(const hardy_model_cfg_t *c, const step_batch_t *sb, uns
     if (!on)
       continue;
     total += 2 * 2.0 * rows * c->dims[m] * H;                              /* fwd + dW */
-    total += c->depth * 3 * 2.0 * rows * (3 * H * H + H * H + 2 * H * rH); /* blocks */
+    total += c->depth * 3 * 2.0 * rows *
+             (3 * H * H + (c->attn_out_proj ? H * H : 0) + 2 * H * rH);    /* blocks */
     total += c->depth * 7 * 2.0 * sum_len2 * H;                            /* attention */
   }
   total += 3 * 2.0 * rows * (n_mod * H) * 3 * H + 3 * 2.0 * rows * 3 * H * c->n_out;
@@ -230,8 +231,9 @@ int hardy_bench_step(int argc, char **argv) {
   if (status < 0)
     return status;
   hardy_blas_report();
-  hardy_model_cfg_t cfg = {{512, 1024, 1024}, 256, 4, 2, 1.0f, 0.5f, false, 1024, 4, false, false,
-                           16 * 44,           1};
+  /* with the attention output projection: the architecture of bench/torch_twin.py */
+  hardy_model_cfg_t cfg = {{512, 1024, 1024}, 256, 4,   2, 1.0f, 0.5f, false, 1024, 4, false, false,
+                           16 * 44,           1,   true};
   const char *coretype = getenv("OPENBLAS_CORETYPE");
   cJSON *root = cJSON_CreateObject(), *runs = cJSON_AddArrayToObject(root, "runs");
   cJSON_AddStringToObject(root, "benchmark", "step");

@@ -9,8 +9,9 @@
 #include "hardy/common.h"
 #include "hardy/config.h"
 
-static int parse(const char *text, const char *origin, hardy_config_t *cfg) {
-  hardy_config_defaults(cfg);
+static int parse(const char *text, const char *origin, bool saved, hardy_config_t *cfg) {
+  if (saved) hardy_config_saved_defaults(cfg);
+  else hardy_config_defaults(cfg);
   return hardy_config_load_string(cfg, text, origin);
 }
 
@@ -47,22 +48,23 @@ int hardy_ckpt_check_compatible(const hardy_ckpt_info_t *info, const char *confi
                       "%016llx; now %016llx): resume with the same data file or start a new run",
                       info->path, info->data_path, (unsigned long long)info->data_fingerprint,
                       (unsigned long long)data_fingerprint_now);
-  if (n_params_now && n_params_now != info->n_params)
-    return hardy_fail(HARDY_ERR_INPUT, "%s holds %zu parameters, the model now has %zu: the "
-                      "model configuration differs; start a new run", info->path, info->n_params,
-                      n_params_now);
   hardy_config_t *then = hardy_malloc(2 * sizeof *then, "configurations");
   if (!then) return HARDY_ERR_RUNTIME;
   hardy_config_t *now = then + 1;
   char origin[4200];
   snprintf(origin, sizeof origin, "%s:/meta/config_text", info->path);
-  int rc = parse(info->config_text, origin, then);
-  if (rc == HARDY_OK) rc = parse(config_text_now, "the current configuration", now);
+  int rc = parse(info->config_text, origin, true, then);
+  if (rc == HARDY_OK) rc = parse(config_text_now, "the current configuration", false, now);
   const char *key = NULL;
   if (rc == HARDY_OK && hardy_config_shape_differs(then, now, &key))
     rc = hardy_fail(HARDY_ERR_INPUT, "%s: config key %s differs from the checkpoint's and changes "
                     "the model's shape; resume with the checkpoint's value or start a new run",
                     info->path, key);
+  /* after the key comparison, so that a differing shape key is named when there is one */
+  if (rc == HARDY_OK && n_params_now && n_params_now != info->n_params)
+    rc = hardy_fail(HARDY_ERR_INPUT, "%s holds %zu parameters, the model now has %zu: the "
+                    "model configuration differs; start a new run", info->path, info->n_params,
+                    n_params_now);
   if (rc == HARDY_OK && cap) {
     char *a = hardy_config_to_string(then), *b = hardy_config_to_string(now);
     if (a && b) list_changes(a, b, changed, cap);

@@ -92,7 +92,7 @@ static int stored_missing(const hardy_ckpt_info_t *info, const hardy_config_t *s
 /* The configuration stored in the checkpoint, with the command line's changes. The seed stays
  * the checkpoint's: it decides the validation hold-out. */
 static int eval_config(const eval_args_t *a, const hardy_ckpt_info_t *info, hardy_config_t *cfg) {
-  hardy_config_defaults(cfg);
+  hardy_config_saved_defaults(cfg);
   HARDY_CHECK(hardy_config_load_string(cfg, info->config_text, info->path));
   char set[HARDY_PATH_MAX + 32];
   if (a->data) {

@@ -48,15 +48,18 @@ static int add_ln(hardy_model_t *m, ln_p *l, int H, const char *prefix, const ch
   return HARDY_OK;
 }
 
-static int add_unit(hardy_model_t *m, unit_p *u, bool ln, const char *prefix, uint32_t drop_id) {
+static int add_unit(hardy_model_t *m, unit_p *u, bool ln, bool proj, const char *prefix,
+                    uint32_t drop_id) {
   int H = m->H;
   u->has_ln = ln;
+  u->has_proj = proj;
   u->drop_id = drop_id;
   u->first = m->arena.n_params;
   if (ln)
     HARDY_CHECK(add_ln(m, &u->ln1, H, prefix, "ln1"));
   HARDY_CHECK(add_linear(m, &u->qkv, H, 3 * H, prefix, "attn.in_proj", INIT_XAVIER, INIT_ZERO));
-  HARDY_CHECK(add_linear(m, &u->proj, H, H, prefix, "attn.out_proj", INIT_LINEAR, INIT_ZERO));
+  if (proj)
+    HARDY_CHECK(add_linear(m, &u->proj, H, H, prefix, "attn.out_proj", INIT_LINEAR, INIT_ZERO));
   if (ln)
     HARDY_CHECK(add_ln(m, &u->ln2, H, prefix, "ln2"));
   HARDY_CHECK(add_linear(m, &u->fc1, H, m->rH, prefix, "mlp.fc1", INIT_LINEAR, INIT_LINEAR));
@@ -80,7 +83,8 @@ static int layout_params(hardy_model_t *m) {
     for (int l = 0; l < c->depth; l++) {
       snprintf(prefix, sizeof prefix, "expert.%c.layer%d.", MOD_NAME[mod], l);
       HARDY_CHECK(
-          add_unit(m, &e->layer[l], c->layernorm, prefix, 16u + (uint32_t)(mod * 256 + l) * 2u));
+          add_unit(m, &e->layer[l], c->layernorm, c->attn_out_proj, prefix,
+                   16u + (uint32_t)(mod * 256 + l) * 2u));
     }
   }
   if (c->cross_attention)
@@ -90,7 +94,7 @@ static int layout_params(hardy_model_t *m) {
       for (int d = 0; d < 2; d++) {
         snprintf(prefix, sizeof prefix, "pair.%c%c.ca_%c_to_%c.", mn, nn, d ? nn : mn, d ? mn : nn);
         HARDY_CHECK(
-            add_unit(m, &m->pair[p].dir[d], false, prefix, 2048u + (uint32_t)(p * 2 + d) * 2u));
+            add_unit(m, &m->pair[p].dir[d], false, true, prefix, 2048u + (uint32_t)(p * 2 + d) * 2u));
       }
       snprintf(prefix, sizeof prefix, "pair.%c%c.", mn, nn);
       HARDY_CHECK(add_linear(m, &m->pair[p].head, m->H, c->n_out, prefix, "head", INIT_LINEAR,
@@ -129,7 +133,7 @@ static void *take(carve_t *c, size_t bytes) {
 #define TAKE_B(c, n) ((uint8_t *)take((c), (size_t)(n)))
 #define TAKE_I(c, n) ((int *)take((c), (size_t)(n) * sizeof(int)))
 
-static void carve_unit(hardy_model_t *m, carve_t *c, unit_a *u, bool ln) {
+static void carve_unit(hardy_model_t *m, carve_t *c, unit_a *u, bool ln, bool proj) {
   size_t R = (size_t)m->cfg.max_rows, H = (size_t)m->H;
   if (ln) {
     u->ln1 = TAKE_F(c, R * H);
@@ -140,7 +144,7 @@ static void carve_unit(hardy_model_t *m, carve_t *c, unit_a *u, bool ln) {
   u->qkv = TAKE_F(c, R * 3 * H);
   u->att = TAKE_F(c, R * H);
   u->lse = TAKE_F(c, R * m->heads);
-  u->a = TAKE_F(c, R * H);
+  u->a = proj ? TAKE_F(c, R * H) : u->att;
   u->f1 = TAKE_F(c, R * m->rH);
   u->f1a = TAKE_F(c, R * m->rH);
   u->m1 = TAKE_B(c, R * m->rH);
@@ -170,7 +174,7 @@ static void carve_all(hardy_model_t *m, carve_t *c) {
     for (int l = 0; l <= cfg->depth; l++)
       e->z[l] = TAKE_F(c, R * H);
     for (int l = 0; l < cfg->depth; l++)
-      carve_unit(m, c, &e->layer[l], cfg->layernorm);
+      carve_unit(m, c, &e->layer[l], cfg->layernorm, cfg->attn_out_proj);
     e->dz = TAKE_F(c, R * H);
     m->ulogits[mod] = TAKE_F(c, R * C);
     m->dulogits[mod] = TAKE_F(c, R * C);
@@ -186,7 +190,7 @@ static void carve_all(hardy_model_t *m, carve_t *c) {
       p->dxm = TAKE_F(c, R * H);
       p->dxn = TAKE_F(c, R * H);
       for (int d = 0; d < 2; d++) {
-        carve_unit(m, c, &p->dir[d], false);
+        carve_unit(m, c, &p->dir[d], false, true);
         p->out[d] = TAKE_F(c, R * H);
       }
       p->j = TAKE_F(c, R * H);

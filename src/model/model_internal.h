@@ -29,10 +29,11 @@ typedef struct {
   size_t g, b; /* LayerNorm gain and bias [H] */
 } ln_p;
 
-/* An attention unit: out = res + a + MLP(a), a = proj(MHA(q(xq), k(xkv), v(xkv))), with
- * optional pre-LayerNorm (expert blocks: xq = xkv = z, res = z; cross-attention: res = 0). */
+/* An attention unit: out = res + a + MLP(a), a = proj(MHA(q(xq), k(xkv), v(xkv))) (or
+ * a = MHA(...) without the output projection, has_proj false), with optional pre-LayerNorm
+ * (expert blocks: xq = xkv = z, res = z; cross-attention: res = 0). */
 typedef struct {
-  bool has_ln;
+  bool has_ln, has_proj;
   ln_p ln1, ln2;
   lin_p qkv, proj, fc1, fc2; /* qkv: [3H, H] packed q, k, v (PyTorch in_proj layout) */
   size_t first;              /* arena offset of the unit's first tensor */
@@ -44,7 +45,7 @@ typedef struct {
   float *qkv;                     /* [R, 3H] */
   float *att;                     /* [R, H] attention output before proj */
   float *lse;                     /* [R, heads] */
-  float *a;                       /* [R, H] */
+  float *a;                       /* [R, H] (= att without the output projection) */
   float *f1;                      /* [R, rH] pre-GELU */
   float *f1a;                     /* [R, rH] GELU + dropout */
   uint8_t *m1, *m2;               /* [R, rH], [R, H] dropout keep flags */

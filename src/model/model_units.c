@@ -71,7 +71,8 @@ void hardy_model_unit_forward(hardy_model_t *m, const unit_p *p, unit_a *a, cons
   hardy_nn_attn_t at = attn_of(m, rs);
   NN(m, hardy_nn_attention_forward)
   (a->att, H, a->lse, a->qkv, 3 * H, a->qkv + H, 3 * H, a->qkv + 2 * H, 3 * H, &at);
-  hardy_model_lin_fwd(m, &p->proj, a->a, H, a->att, H, R, true);
+  if (p->has_proj)
+    hardy_model_lin_fwd(m, &p->proj, a->a, H, a->att, H, R, true); /* else a->a is a->att */
   const float *in2 = a->a;
   if (p->has_ln) {
     NN(m, hardy_nn_layernorm_forward)(a->ln2, a->ln2s, a->a, P(m, p->ln2.g), P(m, p->ln2.b), R, H);
@@ -107,12 +108,16 @@ void hardy_model_unit_backward(hardy_model_t *m, const unit_p *p, unit_a *a, con
   } else {
     hardy_model_lin_bwd(m, &p->fc1, m->s_da, H, m->s_df1, rH, a->a, H, R);
   }
-  memset(m->s_datt, 0, RH);
-  hardy_model_lin_bwd(m, &p->proj, m->s_datt, H, m->s_da, H, a->att, H, R);
+  const float *datt = m->s_da; /* d loss / d att: a itself without the output projection */
+  if (p->has_proj) {
+    memset(m->s_datt, 0, RH);
+    hardy_model_lin_bwd(m, &p->proj, m->s_datt, H, m->s_da, H, a->att, H, R);
+    datt = m->s_datt;
+  }
   hardy_nn_attn_t at = attn_of(m, rs);
   float *dq = m->s_dqkv;
   NN(m, hardy_nn_attention_backward)
-  (dq, dq + H, dq + 2 * H, m->s_datt, H, a->att, a->lse, a->qkv, 3 * H, a->qkv + H, 3 * H,
+  (dq, dq + H, dq + 2 * H, datt, H, a->att, a->lse, a->qkv, 3 * H, a->qkv + H, 3 * H,
    a->qkv + 2 * H, 3 * H, &at);
   if (xq == xkv) {
     if (p->has_ln) {

@@ -19,6 +19,7 @@ void hardy_train_model_config(const hardy_config_t *cfg, const hardy_dataset_t *
   mc->mlp_ratio = (float)cfg->model.mlp_ratio;
   mc->dropout = (float)cfg->model.dropout;
   mc->layernorm = cfg->model.layernorm;
+  mc->attn_out_proj = cfg->model.attn_out_proj;
   mc->decoder_hidden = cfg->model.decoder_hidden;
   mc->regression = ds->task == HARDY_TASK_REGRESSION;
   mc->n_out = mc->regression ? 1 : ds->num_classes;

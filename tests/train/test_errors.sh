@@ -30,6 +30,10 @@ expect 2 "d.h5" 2 eval --checkpoint d.h5
 sed -i 's/stage2_epochs = 3/stage2_epochs = 1/' t.ini
 run_mpi 2 train t.ini --out good --quiet --set checkpoint.keep=last || fail "good run"
 expect 2 "model.hidden" 2 train t.ini --set model.hidden=16 --out good --resume
+# blocks without the attention output projection (the default) do not load into blocks with it
+expect 2 "model.attn_out_proj" 2 train t.ini --set model.attn_out_proj=true --out good --resume
+expect 2 "model.attn_out_proj" 2 train t.ini --set model.attn_out_proj=true \
+  --set teacher.checkpoint=good/teachers --out o7
 cp good/checkpoints/at-final.h5 bad.h5
 "$PYTHON" - bad.h5 <<'PY'
 import h5py, numpy as np, sys
