@@ -82,7 +82,7 @@ static void make_batch(tbatch_t *t, const hardy_model_cfg_t *c, const int64_t *f
                      t->label,
                      t->score,
                      t->w,
-                     t->utt};
+                     t->utt, NULL};
   t->b = b;
 }
 

@@ -352,12 +352,28 @@ static void test_losses(void) {
   const float *tg[3] = {ta, tt, tv};
   uint8_t av[2] = {5, 2};
   float dx[8] = {0}, rw[2] = {1, 0.5f};
-  double r = hardy_nn_recon_loss(dx, xh, 4, tg, NULL, av, rw, dims, off, 3u, 2);
+  double r = hardy_nn_recon_loss(dx, xh, 4, tg, NULL, av, NULL, rw, dims, off, 3u, 2);
   TEST_NEAR(r, (1 + 4) / 2.0 + 0.5 * (3 - 1) * (3 - 1), 1e-6, 1e-6);
   TEST_NEAR(dx[1], 2 * 1.0 * 1 / 2, 1e-6, 0);
   TEST_NEAR(dx[4], 2 * 0.5 * 2 / 1, 1e-6, 0);
   TEST_ASSERT(dx[0] == 0 && dx[3] == 0 && dx[7] == 0,
               "present or unrequested blocks get no gradient");
+  /* the same rows when the file holds no text for row 0 and no audio for row 1: row 0's
+   * missing text and row 1's missing audio have no ground truth (row 1's v is unrequested),
+   * so the loss is 0 and no gradient flows */
+  uint8_t truth[2] = {5, 6}; /* row 0: a, v in the file; row 1: t, v */
+  float dy[8] = {0};
+  double r0 = hardy_nn_recon_loss(dy, xh, 4, tg, NULL, av, truth, rw, dims, off, 3u, 2);
+  TEST_NEAR(r0, 0.0, 0, 0);
+  for (int i = 0; i < 8; i++)
+    TEST_ASSERT(dy[i] == 0, "a modality absent from the file gets no gradient");
+  /* with text in the file for row 0 the loss is row 0's term alone */
+  truth[0] = 7;
+  memset(dy, 0, sizeof dy);
+  TEST_NEAR(hardy_nn_recon_loss(dy, xh, 4, tg, NULL, av, truth, rw, dims, off, 3u, 2),
+            (1 + 4) / 2.0, 1e-6, 1e-6);
+  TEST_NEAR(dy[1], dx[1], 1e-6, 0);
+  TEST_ASSERT(dy[4] == 0, "row 1's audio, absent from the file, gets no gradient");
 }
 
 /* ---- Adam ---- */

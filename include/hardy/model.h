@@ -47,6 +47,9 @@ typedef struct {
                                 1 / (real utterances in the global step) so that summing
                                 gradients over ranks gives the global mean */
   const int64_t *utt_id;     /* [B*L] global utterance ids, dropout keys (-1 on padding) */
+  const uint8_t *truth;      /* [B*L] modalities whose ground truth exists (the file's
+                                /utterance/present); the reconstruction loss skips the others.
+                                NULL: every modality */
 } hardy_batch_t;
 
 typedef enum {

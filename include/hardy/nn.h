@@ -149,12 +149,14 @@ double hardy_nn_cross_entropy(float *dlogits, const float *logits, const int32_t
                               const float *w, int rows, int n_class);
 /* Squared error (pred - target)^2 of a single score: pred [rows]. */
 double hardy_nn_mse(float *dpred, const float *pred, const float *target, const float *w, int rows);
-/* Masked reconstruction: sum_r w[r] sum over blocks m with (avail[r] >> m & 1) == 0 and
- * bit m of `blocks` set, of ||pred_m - target_m||^2 / d_m. pred [rows, ld_pred] holds the
- * blocks at col_off[m] (width dims[m]); target_m [rows, dims[m]] rows are tgt_row[r]
- * (tgt_row NULL: r). dpred gets 2 w (pred - target) / d_m on those blocks only. */
+/* Masked reconstruction: sum_r w[r] sum over blocks m with (avail[r] >> m & 1) == 0, bit m
+ * of `blocks` set and a ground truth (truth NULL, or truth[tgt_row[r]] >> m & 1), of
+ * ||pred_m - target_m||^2 / d_m. pred [rows, ld_pred] holds the blocks at col_off[m] (width
+ * dims[m]); target_m [rows, dims[m]] rows are tgt_row[r] (tgt_row NULL: r). dpred gets
+ * 2 w (pred - target) / d_m on those blocks only. */
 double hardy_nn_recon_loss(float *dpred, const float *pred, int ld_pred, const float *const *target,
-                           const int *tgt_row, const uint8_t *avail, const float *w,
-                           const int dims[3], const int col_off[3], unsigned blocks, int rows);
+                           const int *tgt_row, const uint8_t *avail, const uint8_t *truth,
+                           const float *w, const int dims[3], const int col_off[3],
+                           unsigned blocks, int rows);
 
 #endif

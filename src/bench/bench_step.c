@@ -132,7 +132,7 @@ static int run_condition(const hardy_model_cfg_t *cfg, unsigned pattern, int ste
     memset(adam_v, 0, n * sizeof(float));
     hardy_batch_t b = {
         sb.B, sb.L,  {sb.x[0], sb.x[1], sb.x[2]}, {NULL, NULL, NULL}, sb.avail, sb.label, NULL,
-        sb.w, sb.utt};
+        sb.w, sb.utt, NULL};
     const int warmup = 2;
     double t0 = 0.0, c0 = 0.0;
     for (int s = 0; s < warmup + steps && rc == HARDY_OK; s++) {

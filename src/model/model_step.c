@@ -129,7 +129,7 @@ static double decoder_forward(hardy_model_t *m, const hardy_batch_t *b, bool gra
   for (int mod = 0; mod < 3; mod++)
     target[mod] = b->target[mod] ? b->target[mod] : b->x[mod];
   return hardy_nn_recon_loss(grads ? m->dxhat : NULL, m->xhat, D, target, rs->orig, rs->avail,
-                             rs->w, m->cfg.dims, m->col_off, m->dec_blocks, R);
+                             b->truth, rs->w, m->cfg.dims, m->col_off, m->dec_blocks, R);
 }
 
 /* Adds lambda * d L_rec / d g into dg. */

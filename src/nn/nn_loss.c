@@ -43,7 +43,8 @@ double hardy_nn_mse(float *dpred, const float *pred, const float *target, const 
 }
 
 double hardy_nn_recon_loss(float *dpred, const float *pred, int ld_pred, const float *const *target,
-                           const int *tgt_row, const uint8_t *avail, const float *w,
+                           const int *tgt_row, const uint8_t *avail, const uint8_t *truth,
+                           const float *w,
                            const int dims[3], const int col_off[3], unsigned blocks, int rows) {
   double total = 0.0;
 #pragma omp parallel for reduction(+ : total) schedule(static)
@@ -52,7 +53,7 @@ double hardy_nn_recon_loss(float *dpred, const float *pred, int ld_pred, const f
       continue;
     size_t tr = (size_t)(tgt_row ? tgt_row[r] : r);
     for (int m = 0; m < 3; m++) {
-      if (!(blocks >> m & 1u) || (avail[r] >> m & 1u))
+      if (!(blocks >> m & 1u) || (avail[r] >> m & 1u) || (truth && !(truth[tr] >> m & 1u)))
         continue;
       const float *p = pred + (size_t)r * ld_pred + col_off[m], *t = target[m] + tr * dims[m];
       double acc = 0.0, coef = 2.0 * w[r] / dims[m];

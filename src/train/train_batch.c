@@ -17,19 +17,20 @@ int batch_buf_alloc(batch_buf_t *bb, int64_t max_rows, const int dims[3]) {
     if (!bb->x[m]) return HARDY_ERR_RUNTIME;
   }
   bb->avail = hardy_malloc((size_t)max_rows, "batch masks");
+  bb->truth = hardy_malloc((size_t)max_rows, "batch masks");
   bb->label = hardy_malloc((size_t)max_rows * sizeof(int32_t), "batch labels");
   bb->score = hardy_malloc((size_t)max_rows * sizeof(float), "batch scores");
   bb->weight = hardy_malloc((size_t)max_rows * sizeof(float), "batch weights");
   bb->utt_id = hardy_malloc((size_t)max_rows * sizeof(int64_t), "batch ids");
   bb->local = hardy_malloc((size_t)max_rows * sizeof(int64_t), "batch rows");
-  if (!bb->avail || !bb->label || !bb->score || !bb->weight || !bb->utt_id || !bb->local)
+  if (!bb->avail || !bb->truth || !bb->label || !bb->score || !bb->weight || !bb->utt_id || !bb->local)
     return HARDY_ERR_RUNTIME;
   return HARDY_OK;
 }
 
 void batch_buf_free(batch_buf_t *bb) {
   for (int m = 0; m < 3; m++) free(bb->x[m]);
-  free(bb->avail), free(bb->label), free(bb->score), free(bb->weight), free(bb->utt_id);
+  free(bb->avail), free(bb->truth), free(bb->label), free(bb->score), free(bb->weight), free(bb->utt_id);
   free(bb->local);
   memset(bb, 0, sizeof *bb);
 }
@@ -60,6 +61,15 @@ static const float *row_source(const hardy_shard_t *sh, const view_src_t *view, 
   return sh->feat[m] + i * sh->dims[m];
 }
 
+/* The modalities whose ground truth a row's reconstruction may use: those the file holds for
+ * the utterance (/utterance/present). A view's neighbour-replaced row takes the neighbour's
+ * features, whose presence bits the neighbour table does not carry: it counts as complete. */
+static uint8_t row_truth(const hardy_shard_t *sh, const view_src_t *view, int64_t i) {
+  if (view && hardy_curriculum_view_slot(view->view, view->budget[i], view->k_max) >= 0)
+    return 7u;
+  return shard_natural(sh, i);
+}
+
 int64_t batch_fill(batch_buf_t *bb, const hardy_shard_t *sh, const int64_t *local_dlg, int n,
                    const avail_rule_t *rule, float row_weight, const view_src_t *view) {
   int64_t max_len = 0, real = 0;
@@ -78,6 +88,7 @@ int64_t batch_fill(batch_buf_t *bb, const hardy_shard_t *sh, const int64_t *loca
           memcpy(bb->x[m] + row * bb->dims[m], row_source(sh, view, i, m),
                  (size_t)bb->dims[m] * sizeof(float));
         bb->avail[row] = row_avail(rule, sh->utt_id[i], shard_natural(sh, i));
+        bb->truth[row] = row_truth(sh, view, i);
         bb->label[row] = sh->label ? sh->label[i] : 0;
         bb->score[row] = sh->target ? sh->target[i] : 0.0f;
         bb->weight[row] = row_weight;
@@ -88,6 +99,7 @@ int64_t batch_fill(batch_buf_t *bb, const hardy_shard_t *sh, const int64_t *loca
         for (int m = 0; m < 3; m++)
           memset(bb->x[m] + row * bb->dims[m], 0, (size_t)bb->dims[m] * sizeof(float));
         bb->avail[row] = 0;
+        bb->truth[row] = 0;
         bb->label[row] = 0;
         bb->score[row] = 0.0f;
         bb->weight[row] = 0.0f;
@@ -102,6 +114,7 @@ int64_t batch_fill(batch_buf_t *bb, const hardy_shard_t *sh, const int64_t *loca
   bt->max_len = (int)max_len;
   for (int m = 0; m < 3; m++) bt->x[m] = bb->x[m];
   bt->avail = bb->avail;
+  bt->truth = bb->truth;
   bt->label = bb->label;
   bt->score = bb->score;
   bt->weight = bb->weight;

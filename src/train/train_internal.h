@@ -27,6 +27,7 @@ typedef struct {
   int dims[3];
   float *x[3];      /* [max_rows, d_m] */
   uint8_t *avail;   /* [max_rows] */
+  uint8_t *truth;   /* [max_rows] modalities whose ground truth the row's source holds */
   int32_t *label;   /* [max_rows] */
   float *score;     /* [max_rows] */
   float *weight;    /* [max_rows] */
