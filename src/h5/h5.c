@@ -120,8 +120,9 @@ static herr_t walk_object(hid_t root, const char *name, const H5O_info_t *info, 
  * progress engine would take messages meant for the parent). Exit 0 when HDF5 got through,
  * errors included: the collective path reports those properly; only a crash or a loop counts. */
 static void structure_walk_child(const char *path, int seconds) {
-  /* die quietly: the parent reports the signal (MPI's own handler would print a backtrace) */
-  int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+  /* die quietly and on time: the parent reports the signal (MPI's handler would print a
+   * backtrace, an inherited SIGALRM handler would keep the alarm from ending the child) */
+  int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGALRM};
   for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], SIG_DFL);
   alarm((unsigned)seconds);
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);

@@ -135,7 +135,8 @@ static int save_to(run_t *r, trainee_t *t, const char *dir, const char *name, bo
   memset(&s, 0, sizeof s);
   hardy_tensor_info_t *tensors = NULL;
   size_t n_tensors = 0;
-  HARDY_CHECK(hardy_ckpt_model_index(t->model, &tensors, &n_tensors));
+  /* agreed: a rank that ran out of memory here must not leave the others in bcast_text */
+  HARDY_CHECK(hardy_agree(hardy_ckpt_model_index(t->model, &tensors, &n_tensors), r->comm));
   char *config_text = hardy_config_to_string(r->cfg);
   cJSON *bm = metrics_json(&r->best_val);
   char *best_json = cJSON_PrintUnformatted(bm);
