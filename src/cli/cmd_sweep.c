@@ -8,6 +8,7 @@
  * (status.json) and its group goes on. SIGUSR1/SIGTERM make every running task checkpoint;
  * the sweep then exits 143 and a rerun completes what is missing. */
 #include <ctype.h>
+#include <omp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hardy/blas.h"
 #include "hardy/cli.h"
 #include "hardy/common.h"
 #include "hardy/config.h"
@@ -203,7 +205,10 @@ static int run_task(const hardy_config_t *base, const char *sweep_path, const ch
   hardy_log_info("task %d/%d %s: %s (%s)", index + 1, n_tasks, t->name,
                  state == TASK_RESUME ? "resuming" : "starting", t->text);
   hardy_log_set_quiet(quiet);
-  hardy_cli_apply_threads(&cfg);
+  if (cfg.run.threads > 0) { /* a task's own run.threads; the placement was set for the sweep */
+    omp_set_num_threads(cfg.run.threads);
+    hardy_blas_set_threads(cfg.run.threads);
+  }
   hardy_job_set_task(index, n_tasks);
   hardy_train_opts_t opts = {dir, state == TASK_RESUME ? "latest" : NULL, quiet, false};
   return hardy_train_run(&cfg, &opts, group);
@@ -330,6 +335,9 @@ int hardy_cmd_sweep(int argc, char **argv) {
   if (st == HARDY_OK && wrank == 0) st = validate(base, sweep, tasks, n_tasks);
   if (st == HARDY_OK && wrank == 0) st = hardy_mkdirs(out, "sweep directory");
   st = hardy_agree(st, MPI_COMM_WORLD);
+  /* threads per rank once for the whole sweep: the placement is collective over every rank,
+   * which the groups' tasks cannot be */
+  if (st == HARDY_OK) st = hardy_cli_apply_threads(base);
   if (st != HARDY_OK) {
     free(base), free(tasks);
     return st;
