@@ -54,7 +54,7 @@ done
 out=$(run_mpi 2 train t.ini --set data.path=s.h5 --set data.standardize=none --out run-s \
       --resume run-s/checkpoints/at-final.h5 2>&1); rc=$?
 check "resume with another data.standardize refused (exit 2)" [ "$rc" = 2 ]
-check "the refusal names the key" grep -q "config key data.standardize differs" <<<"$out"
+check "the refusal names the key and both values" grep -q "data.standardize: zscore -> none" <<<"$out"
 
 out=$(run_mpi 2 train t.ini --set data.path=d.h5 --set teacher.checkpoint=run-s/teachers --out run-x 2>&1); rc=$?
 check "a teacher standardised with other statistics is refused (exit 2)" [ "$rc" = 2 ]
