@@ -109,13 +109,13 @@ int hardy_agree(int status, MPI_Comm comm) {
 }
 
 void *hardy_malloc(size_t bytes, const char *what) {
-  void *p = hardy_fault_hit(HARDY_FAULT_ALLOC, 0) ? NULL : malloc(bytes ? bytes : 1);
+  void *p = hardy_fault_hit_alloc(what) ? NULL : malloc(bytes ? bytes : 1);
   if (!p) hardy_fail(HARDY_ERR_RUNTIME, "out of memory allocating %zu bytes for %s", bytes, what);
   return p;
 }
 
 void *hardy_calloc(size_t count, size_t size, const char *what) {
-  void *p = hardy_fault_hit(HARDY_FAULT_ALLOC, 0) ? NULL : calloc(count ? count : 1, size ? size : 1);
+  void *p = hardy_fault_hit_alloc(what) ? NULL : calloc(count ? count : 1, size ? size : 1);
   if (!p)
     hardy_fail(HARDY_ERR_RUNTIME, "out of memory allocating %zu x %zu bytes for %s", count, size,
                what);
@@ -125,7 +125,7 @@ void *hardy_calloc(size_t count, size_t size, const char *what) {
 void *hardy_aligned_alloc(size_t bytes, const char *what) {
   void *p = NULL;
   size_t rounded = (bytes + 63) / 64 * 64;
-  if (hardy_fault_hit(HARDY_FAULT_ALLOC, 0) || posix_memalign(&p, 64, rounded ? rounded : 64) != 0) {
+  if (hardy_fault_hit_alloc(what) || posix_memalign(&p, 64, rounded ? rounded : 64) != 0) {
     hardy_fail(HARDY_ERR_RUNTIME, "out of memory allocating %zu bytes for %s", bytes, what);
     return NULL;
   }

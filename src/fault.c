@@ -18,6 +18,7 @@ static struct {
   int kind;
   int64_t n, count;
   int64_t seen; /* events of `kind` counted so far on this rank */
+  char label[64]; /* alloc@WHAT: only allocations whose label contains WHAT count */
   char text[96];
 } g_fault;
 
@@ -25,11 +26,16 @@ static void parse(void) {
   g_fault.parsed = 1;
   const char *v = getenv("HARDY_FAULT");
   if (!v || !*v) return;
-  char buf[96], kind[16] = "";
+  char buf[96], kind[80] = "";
   snprintf(buf, sizeof buf, "%s", v);
   char rank_text[16] = "";
   long long n = 1, count = 1;
-  int got = sscanf(buf, "rank:%15[^:]:%15[^:]:%lld:%lld", rank_text, kind, &n, &count);
+  int got = sscanf(buf, "rank:%15[^:]:%79[^:]:%lld:%lld", rank_text, kind, &n, &count);
+  char *at = strchr(kind, '@');
+  if (at) { /* alloc@WHAT */
+    snprintf(g_fault.label, sizeof g_fault.label, "%s", at + 1);
+    *at = '\0';
+  }
   if (got < 2) {
     fprintf(stderr, "hardy: ignoring HARDY_FAULT='%s' (expected rank:R:KIND[:N[:COUNT]])\n", v);
     return;
@@ -63,6 +69,18 @@ bool hardy_fault_hit(hardy_fault_kind_t kind, int64_t at) {
   if (kind == HARDY_FAULT_NAN)
     return at >= g_fault.n && (g_fault.count == 0 || at < g_fault.n + g_fault.count);
   return ++g_fault.seen == g_fault.n;
+}
+
+bool hardy_fault_hit_alloc(const char *what) {
+  if (g_fault.parsed && !g_fault.armed) return false;
+  if (!g_fault.parsed) {
+    int init = 0;
+    MPI_Initialized(&init);
+    if (!init) return false;
+    parse();
+  }
+  if (g_fault.label[0] && (!what || !strstr(what, g_fault.label))) return false;
+  return hardy_fault_hit(HARDY_FAULT_ALLOC, 0);
 }
 
 const char *hardy_fault_describe(void) {
