@@ -26,7 +26,7 @@
 static const char *OPERATIONAL_KEYS[] = {
     "run.threads",       "run.name",        "run.progress_seconds",  "checkpoint.every_steps",
     "checkpoint.every_seconds", "checkpoint.keep", "train.allreduce", "train.bucket_mb",
-    "retrieval.query_block",
+    "retrieval.query_block", "checkpoint.keep_recent", "train.optimizer_shard",
 };
 /* Keys that vary between the runs of one method (replicates and settings of the experiment
  * grid); data.path is compared by content elsewhere. */

@@ -12,6 +12,9 @@ make_tiny() {
 # write_tiny_cfg FILE DATA: the training test configuration, smaller (checkpoints at phase ends).
 write_tiny_cfg() {
   write_cfg "$1" "$2"
+  # these tests resume finished runs and compare their step checkpoints: keep the newest one
+  # and `latest` after success ([checkpoint] is the file's last section)
+  echo "keep = last" >>"$1"
   sed -i -e 's/^hidden = 32/hidden = 16/' -e 's/^decoder_hidden = 64/decoder_hidden = 32/' \
     -e 's/^stage2_epochs = 3/stage2_epochs = 2/' "$1"
 }

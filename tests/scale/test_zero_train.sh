@@ -7,7 +7,8 @@
 source "$SOURCE_DIR/tests/train/lib.sh"
 make_data d.h5
 write_cfg t.ini d.h5
-sed -i 's/stage2_epochs = 3/stage2_epochs = 2/; s/stage1_epochs = 2/stage1_epochs = 1/; s/keep = 2/keep = 10/' t.ini
+echo "keep = last" >>t.ini # resumes of finished runs need `latest` ([checkpoint] is last)
+sed -i 's/stage2_epochs = 3/stage2_epochs = 2/; s/stage1_epochs = 2/stage1_epochs = 1/; s/keep_recent = 2/keep_recent = 10/' t.ini
 common="--set curriculum.enabled=false --quiet"
 run_mpi 2 train t.ini $common --out rep2 || fail "replicated run at 2 ranks"
 for n in 1 2 3; do

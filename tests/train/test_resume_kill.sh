@@ -6,6 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 make_data d.h5
 write_cfg t.ini d.h5
+echo "keep = last" >>t.ini # resumes of finished runs need `latest` ([checkpoint] is last)
 sed -i 's/every_steps = 0/every_steps = 7/' t.ini
 run_mpi 2 train t.ini --out ref --quiet || fail "reference run"
 total=$(grep -c '"phase":"checkpoint"' ref/metrics.jsonl)

@@ -8,7 +8,10 @@
 source "$(dirname "$0")/lib.sh"
 make_data d.h5
 write_cfg t.ini d.h5
-sed -i 's/every_steps = 0/every_steps = 6/; s/keep = 2/keep = 100/' t.ini
+# resumes of finished runs need `latest`, and the mid-run resume takes the 8th step
+# checkpoint: keep every one ([checkpoint] is the file's last section)
+echo "keep = all" >>t.ini
+sed -i 's/every_steps = 0/every_steps = 6/; s/keep_recent = 2/keep_recent = 0/' t.ini
 run_mpi 2 train t.ini --out ref --quiet || fail "reference run"
 
 expect() { # exit-code needle ranks args...
@@ -43,7 +46,7 @@ check "refused resumes leave the finished run's status alone" \
 cp -r ref mid && rm mid/checkpoints/at-final.h5 mid/results.json
 ck=$(ls mid/checkpoints/ckpt-*.h5 | sed -n 8p)
 out=$(run_mpi 2 train t.ini --out mid --resume "$ck" --set run.threads=1 --set run.progress_seconds=1 \
-  --set checkpoint.keep=3 --set checkpoint.every_steps=10 --set checkpoint.every_seconds=5 2>&1)
+  --set checkpoint.keep_recent=3 --set checkpoint.every_steps=10 --set checkpoint.every_seconds=5 2>&1)
 check "resume with threads, progress and checkpoint cadence changed (from $(basename "$ck"))" [ $? = 0 ]
 check "the changed operational keys are reported" grep -q "changed settings: run.threads" <<<"$out"
 check "resumed parameters bitwise equal to the uninterrupted run" \
@@ -92,7 +95,7 @@ PY
 
 # --- fingerprints: operational keys do not enter, replicate keys leave the method's alone ----
 sed -i 's/stage2_epochs = 3/stage2_epochs = 1/; s/stage1_epochs = 2/stage1_epochs = 1/' t.ini
-run_mpi 1 train t.ini --out agg/a --quiet --set run.threads=1 --set checkpoint.keep=3 || fail "run a"
+run_mpi 1 train t.ini --out agg/a --quiet --set run.threads=1 --set checkpoint.keep_recent=3 || fail "run a"
 run_mpi 1 train t.ini --out agg/b --quiet --set run.seed=6 || fail "run b"
 run_mpi 1 train t.ini --out agg2/c --quiet --set run.seed=7 --set train.lr=2e-3 || fail "run c"
 fp() { json_get "$1/results.json" "j['provenance']['$2']"; }
