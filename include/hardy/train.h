@@ -86,5 +86,7 @@ void hardy_train_featnorm_warn(const hardy_featnorm_t *fn, const char *where);
 /* Set by a SIGTERM/SIGUSR1 handler (train's own, or a driver's such as sweep); the training
  * loop checks it at step boundaries, and the ranks agree on it before acting. */
 extern volatile sig_atomic_t hardy_stop_requested;
+/* Install the handler that sets it for SIGTERM and SIGUSR1 (Slurm's --signal). Local. */
+void hardy_train_catch_stop_signals(void);
 
 #endif

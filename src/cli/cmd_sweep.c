@@ -158,11 +158,6 @@ static int validate(const hardy_config_t *base, const char *sweep_path, const ta
   return rc;
 }
 
-static void on_stop_signal(int sig) {
-  (void)sig;
-  hardy_stop_requested = 1;
-}
-
 /* Where a task stands before its group starts it. */
 enum { TASK_DONE = 0, TASK_RESUME = 1, TASK_FRESH = 2 };
 
@@ -342,13 +337,7 @@ int hardy_cmd_sweep(int argc, char **argv) {
     free(base), free(tasks);
     return st;
   }
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGUSR1, &sa, NULL);
+  hardy_train_catch_stop_signals();
   int n_groups = wsize / group_ranks, color = wrank / group_ranks;
   hardy_log_info("sweep: %d task(s) from %s, %d group(s) of %d rank(s) -> %s", n_tasks, sweep,
                  n_groups, group_ranks, out);

@@ -24,7 +24,7 @@ static void on_stop_signal(int sig) {
 
 /* SIGTERM and SIGUSR1 (Slurm's --signal) only set a flag; the ranks agree on it at the next
  * step boundary, write a checkpoint and exit with HARDY_EXIT_PREEMPTED. */
-static void install_signal_handlers(void) {
+void hardy_train_catch_stop_signals(void) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_stop_signal;
@@ -329,7 +329,7 @@ static int train_job(const hardy_config_t *cfg, const hardy_train_opts_t *opts, 
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &nranks);
   double t_start = hardy_now();
-  install_signal_handlers();
+  hardy_train_catch_stop_signals();
   int st = HARDY_OK;
   if (!cfg->data.path[0])
     st = hardy_fail(HARDY_ERR_INPUT, "data.path is not set: put it in the config's [data] section "
