@@ -23,7 +23,10 @@ for np in 1 2; do
     run_mpi $np inspect $f.h5 >$f.$np.log 2>&1
     rc=$?
     check "inspect $f.h5 at $np rank(s): exit 2 (got $rc), no crash" [ $rc = 2 ]
-    check "inspect $f.h5 at $np rank(s): names the file and the cause" grep -Eq "^hardy: error: (rank 0: )?$f.h5: corrupt HDF5 structure" $f.$np.log
+    # the crash cases are caught by the structure check; on the loop cases the check's walk may
+    # finish (its metadata reads fail first) and the collective read then names the bad table
+    check "inspect $f.h5 at $np rank(s): names the file and the cause" \
+      grep -Eq "^hardy: error: (rank 0: )?$f.h5: (corrupt HDF5 structure|cannot read /)" $f.$np.log
   done
 done
 check "inspect of the valid file still passes" run_mpi 2 inspect fx/valid.h5
