@@ -17,7 +17,7 @@ for n in 1 2; do
   run_mpi $n train t.ini $short --out a$n >a$n.log 2>&1 || fail "train at $n ranks, no OMP_NUM_THREADS"
   t=$((ncpu / n)); [ $t -ge 1 ] || t=1
   check "$n rank(s), nothing set: $t thread(s) per rank" expect_threads a$n.log $n $t automatic
-  check "$n rank(s): OpenMP and OpenBLAS use them" grep -qE "build, $t threads( \(.*\))?; OpenMP $t threads" a$n.log
+  check "$n rank(s): OpenMP and OpenBLAS use them" grep -qE ", $t threads( \(.*\))?; OpenMP $t threads" a$n.log
 done
 over=$((ncpu + 1))
 run_mpi 2 train t.ini $short --set run.threads=$over --out b >b.log 2>&1 || fail "train with run.threads"

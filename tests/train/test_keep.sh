@@ -83,7 +83,8 @@ while kill -0 $pid 2>/dev/null && ! grep -q '"phase":"stage2"' stopped/metrics.j
       && [ $t -lt 3000 ]; do
   sleep 0.02; t=$((t + 1))
 done
-kill -USR1 $pid
+# to the rank itself, as Slurm delivers it (MPICH's launcher does not forward SIGUSR1)
+kill -USR1 $(rank_pids $pid) 2>/dev/null || kill -USR1 $pid
 wait $pid
 rc=$?
 check "stopped: exit 143 (got $rc)" [ "$rc" = 143 ]
