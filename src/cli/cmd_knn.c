@@ -113,11 +113,10 @@ static int parse_args(int argc, char **argv, knn_args_t *a) {
   a->seed = 1, a->fold = HARDY_FOLD_NONE, a->query_block = 4096, a->split = HARDY_SPLIT_TRAIN;
   a->standardize = HARDY_STANDARDIZE_NONE, a->l2_normalize = HARDY_L2_NONE;
   int have_miss = 0;
-  for (int i = 1; i < argc; i++) {
+  for (int i = 1; i < argc; i += 2) { /* every flag takes a value */
     const char *v = hardy_cli_value(argc, argv, i);
     if (!v) return HARDY_ERR_INPUT;
     HARDY_CHECK(parse_flag(a, argv[i], v, &have_miss));
-    i++;
   }
   if (!a->data[0] || !a->out[0] || a->k < 1)
     return hardy_fail(HARDY_ERR_INPUT, "knn: --data, --k and --out are required (see --help)");
