@@ -25,6 +25,7 @@ static const char *USAGE =
     "  --out DIR    results directory (created)\n"
     "  --resume     continue from DIR/checkpoints/latest (after a stop signal, a crash or a\n"
     "               time limit); --resume FILE.h5 or --resume=FILE from a given checkpoint.\n"
+    "               With no checkpoint in DIR yet, the job starts from the beginning\n"
     "               Any rank count can resume; shape-changing settings must be unchanged\n"
     "               Settings that determine the results (method, data, seed, condition or\n"
     "               rate, K, model, schedule) must be unchanged; threads, progress and\n"

@@ -136,6 +136,7 @@ typedef struct {
   cJSON *runs;                /* finished runs */
   int run_index;              /* next run of the job */
   int resume_index;           /* -1, or the run the checkpoint stopped in */
+  bool fresh_start;           /* --resume found no checkpoint: the job starts from the beginning */
   char resume_path[HARDY_PATH_MAX];
   hardy_ckpt_info_t resume_info;
 } job_t;
@@ -278,12 +279,22 @@ static int open_resume(job_t *job) {
   snprintf(pointer, sizeof pointer, "%s/checkpoints/latest", job->opts->out_dir);
   char done[HARDY_PATH_MAX + 48];
   snprintf(done, sizeof done, "%s/results.json", job->opts->out_dir);
-  if (!strcmp(job->opts->resume, "latest") && access(pointer, F_OK) != 0)
-    st = hardy_fail(HARDY_ERR_INPUT, "--resume: no checkpoint to resume from in %s/checkpoints "
-                    "(no 'latest' pointer%s): run without --resume to start, or name a checkpoint "
-                    "file with --resume FILE.h5", job->opts->out_dir,
-                    access(done, F_OK) == 0 ? "; the job has finished and checkpoint.keep = final "
-                                              "removed its step checkpoints" : "");
+  if (!strcmp(job->opts->resume, "latest") && access(pointer, F_OK) != 0) {
+    if (access(done, F_OK) == 0)
+      st = hardy_fail(HARDY_ERR_INPUT, "--resume: no checkpoint to resume from in %s/checkpoints "
+                      "(no 'latest' pointer; the job has finished and checkpoint.keep = final "
+                      "removed its step checkpoints): use --overwrite to run it again, or name a "
+                      "checkpoint file with --resume FILE.h5", job->opts->out_dir);
+    /* killed (or requeued) before its first checkpoint: nothing to continue, so the job starts
+     * from the beginning; --resume stays safe to pass on every (re)start of a job script */
+    st = hardy_agree(st, job->comm);
+    if (st == HARDY_OK) {
+      hardy_log_info("--resume: %s has no checkpoint yet; starting from the beginning",
+                     job->opts->out_dir);
+      job->fresh_start = true;
+    }
+    return st;
+  }
   if (st == HARDY_OK) st = hardy_ckpt_resolve(where, job->resume_path, sizeof job->resume_path);
   st = hardy_agree(st, job->comm);
   if (st == HARDY_OK) st = hardy_ckpt_open(job->resume_path, &job->resume_info, job->comm);
@@ -369,7 +380,7 @@ static int train_job(const hardy_config_t *cfg, const hardy_train_opts_t *opts, 
   if (st == HARDY_OK) st = open_resume(&job);
   char mpath[HARDY_PATH_MAX + 16];
   snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", opts->out_dir);
-  if (st == HARDY_OK) st = hardy_agree(hardy_jsonl_open(&job.metrics, mpath, opts->resume != NULL), comm);
+  if (st == HARDY_OK) st = hardy_agree(hardy_jsonl_open(&job.metrics, mpath, opts->resume && !job.fresh_start), comm);
   for (int i = 0; st == HARDY_OK && i < nf; i++) st = do_fold(&job, folds[i]);
   if (st == HARDY_OK && !opts->hardness_only) {
     cJSON *res = results_summary(cfg, &ds, job.runs, nranks, hardy_now() - t_start);

@@ -21,14 +21,16 @@ expect 2 "/no/such.h5" 2 train t.ini --set data.path=/no/such.h5 --out o2
 expect 2 "train: --out DIR is required" 2 train t.ini
 expect 2 "unknown key 'nosuch' in [train]" 2 train t.ini --set train.nosuch=1 --out o3
 expect 2 "needs fold ids" 2 train t.ini --set data.fold=1 --out o4
-expect 2 "no checkpoint to resume from in o5/checkpoints" 2 train t.ini --out o5 --resume
 echo "not hdf5" > junk.h5
 expect 2 "junk.h5" 2 train t.ini --out o6 --resume junk.h5
 expect 2 "junk.h5" 2 eval --checkpoint junk.h5
 expect 2 "d.h5" 2 eval --checkpoint d.h5
 # a real checkpoint, then a shape-changing key on resume is refused, the checkpoint still loads
 sed -i 's/stage2_epochs = 3/stage2_epochs = 1/' t.ini
-run_mpi 2 train t.ini --out good --quiet --set checkpoint.keep=last || fail "good run"
+# --resume before any checkpoint exists (a job requeued before its first one) starts afresh
+run_mpi 2 train t.ini --out good --resume --set checkpoint.keep=last > good.log 2>&1 || fail "good run"
+check "--resume without a checkpoint starts from the beginning" \
+  grep -q "good has no checkpoint yet; starting from the beginning" good.log
 expect 2 "model.hidden" 2 train t.ini --set model.hidden=16 --out good --resume
 # blocks without the attention output projection (the default) do not load into blocks with it
 expect 2 "model.attn_out_proj" 2 train t.ini --set model.attn_out_proj=true --out good --resume
