@@ -6,6 +6,8 @@
 #   ckpt    checkpoint write bandwidth vs dd conv=fdatasync (bench/ckpt.sh)
 #   fmnist  real data: kNN table and training throughput on Fashion-MNIST, 2 ranks vs 1
 #           (bench/fmnist.sh; fetches dataset-fashion-mnist once)
+#   placement threads per rank chosen by the program (OMP_NUM_THREADS unset) vs one thread per
+#           rank set by hand, 2 ranks, interleaved (bench/placement.sh; goal ratio >= 0.90)
 #   scaling weak and strong scaling of stage 2 with refreshes at 1 and 2 ranks, replicated and
 #           sharded optimiser (jobs/scaling.sh; docs/SCALING.md)
 # Results go to BUILD/bench/*.json; the summaries print here. The environment's
@@ -14,7 +16,7 @@
 set -euo pipefail
 BUILD=${1:-build}
 shift || true
-WHICH=${*:-sgemm step knn ckpt fmnist scaling}
+WHICH=${*:-sgemm step knn ckpt fmnist placement scaling}
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=$BUILD/bench
 mkdir -p "$OUT"
@@ -31,7 +33,8 @@ for b in $WHICH; do
     knn) bash "$HERE/knn.sh" "$BUILD" "$OUT" ;;
     ckpt) bash "$HERE/ckpt.sh" "$OUT/ckpt-scratch" ;;
     fmnist) bash "$HERE/fmnist.sh" "$BUILD" "$OUT" ;;
+    placement) bash "$HERE/placement.sh" "$BUILD" "$OUT/placement.json" ;;
     scaling) bash "$HERE/../jobs/scaling.sh" --bin "$HARDY_BIN" --ranks "1 2" --shard both --out "$OUT/scaling" ;;
-    *) echo "bench/run.sh: unknown benchmark '$b' (sgemm, step, knn, ckpt, fmnist, scaling)"; exit 2 ;;
+    *) echo "bench/run.sh: unknown benchmark '$b' (sgemm, step, knn, ckpt, fmnist, placement, scaling)"; exit 2 ;;
   esac
 done
